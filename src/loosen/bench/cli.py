@@ -1,0 +1,17 @@
+"""``loosen bench``: cost and accuracy benchmarks, each a subcommand of its own module."""
+from __future__ import annotations
+
+import argparse
+import importlib
+
+BENCHES: dict[str, str] = {
+    'la': 'loosen.bench.la',
+}
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser('bench', help='measure speed, memory and accuracy',
+                                 description=__doc__)
+    benches = parser.add_subparsers(dest='bench', metavar='BENCH', required=True)
+    for module in BENCHES.values():
+        importlib.import_module(module).add_parser(benches)

@@ -1,0 +1,94 @@
+"""Fair CPU timing: contenders run interleaved in rounds on the same inputs, medians kept.
+
+Interleaving spreads the machine's drift (other load, turbo, caches) over every
+contender alike, so the ratios of one run are comparable even when seconds are not.
+"""
+from __future__ import annotations
+
+import ctypes
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+
+
+def keep_freed_memory() -> bool:
+    """Stop glibc from handing freed large blocks back to the OS (and faulting them in again).
+
+    Without it, tensors of tens of MB are mapped and unmapped on every call, and the
+    page faults, not the arithmetic, dominate CPU timings. A long training run's heap
+    behaves like this anyway. Returns False where glibc's ``mallopt`` is not available.
+    """
+    try:
+        libc = ctypes.CDLL('libc.so.6')
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_trim_threshold, 1 << 30) and libc.mallopt(m_mmap_threshold, 1 << 30))
+
+
+@dataclass
+class Timing:
+    """Median seconds per call of one contender, over ``rounds`` rounds."""
+
+    seconds: float
+    rounds: int
+    calls: int
+
+    @property
+    def ms(self) -> float:
+        return self.seconds * 1e3
+
+
+def _per_call(fn: Callable[[], object], number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def measure(contenders: Mapping[str, Callable[[], object]], *, rounds: int = 7,
+            block: float = 0.1, budget: float = 120.0) -> dict[str, Timing]:
+    """Time every contender interleaved: ``rounds`` rounds, each a block of ~``block`` s.
+
+    The first call of each warms it up; the order rotates every round, so no
+    contender always runs in the wake of the same neighbour. A contender slower
+    than ``block`` per call keeps that first call as a sample, and gets only the
+    rounds that fit in ``budget`` seconds, so a slow reference does not stall.
+    """
+    first = {name: _per_call(fn, 1) for name, fn in contenders.items()}
+    number = {name: max(1, round(block / max(t, 1e-9))) for name, t in first.items()}
+    samples = {name: [t] if t > block else [] for name, t in first.items()}
+    planned = {name: max(1, min(rounds, int(budget / max(t, 1e-9))))
+               for name, t in first.items()}
+    names = list(contenders)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:  # rotate who goes first
+            if len(samples[name]) < planned[name]:
+                samples[name].append(_per_call(contenders[name], number[name]))
+    return {name: Timing(statistics.median(s), len(s), number[name] * len(s))
+            for name, s in samples.items()}
+
+
+def saved_bytes(fn: Callable[[], torch.Tensor], *keep: torch.Tensor) -> int:
+    """Bytes autograd keeps alive for backward while ``fn()`` runs, beyond ``keep``.
+
+    Counts distinct storages packed by autograd, except those of ``keep`` (pass the
+    input and the parameters, which exist anyway). That is what a layer adds to the
+    peak memory of training: it stays allocated until backward reaches the layer.
+    """
+    exclude = {t.untyped_storage().data_ptr() for t in keep}
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in exclude:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    del out
+    return sum(seen.values())

@@ -1,0 +1,60 @@
+"""The ``loosen`` command line: subcommands, exit codes, one-line errors."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from loosen import __version__
+from loosen.cli import main
+from loosen.errors import LoosenError
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(['--version'])
+    assert exit_info.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_installed_console_script_runs():
+    done = subprocess.run([sys.executable, '-m', 'loosen', 'bench', '--help'],
+                          capture_output=True, text=True, check=True)
+    assert 'la' in done.stdout
+
+
+def test_bench_la_writes_a_report_with_every_contender_and_target(tmp_path, capsys):
+    code = main(['bench', 'la', '--shapes', '2x32x6x6', '--rounds', '2', '--budget', '5',
+                 '--out', str(tmp_path)])
+    assert code == 0
+    report = (tmp_path / 'la.md').read_text()
+    for name in ('LA', 'LA, plain autograd', 'loop reference', 'x * sigmoid(x)', 'timm SE',
+                 'timm CBAM'):
+        assert f'| {name} |' in report
+    (shape,) = json.loads((tmp_path / 'la.json').read_text())
+    assert shape['shape'] == [2, 32, 6, 6]
+    assert len(shape['targets']) == 4
+    assert all(row['forward_ms'] > 0 and row['train_ms'] > 0 for row in shape['rows'])
+    la = next(r for r in shape['rows'] if r['name'] == 'LA')
+    assert la['saved_mb'] * 2**20 == pytest.approx(2 * 2 * 16 * 3 * 3 * 4)
+
+
+def test_bad_shape_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(['bench', 'la', '--shapes', '2x32x6'])
+    assert exit_info.value.code == 2
+    assert 'BxCxHxW' in capsys.readouterr().err
+
+
+def test_input_errors_print_one_line_and_exit_2(monkeypatch, capsys):
+    def broken(args):
+        raise LoosenError('folder data/train has no class folders; '
+                          'put images in data/train/<class>/')
+
+    import loosen.bench.la as bench_la
+
+    monkeypatch.setattr(bench_la, 'run', broken)
+    assert main(['bench', 'la']) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ('loosen: error: folder data/train has no class folders; '
+                           'put images in data/train/<class>/')
