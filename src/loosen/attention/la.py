@@ -163,10 +163,13 @@ class LA(nn.Module):
         groups = x.reshape(b, self.heads, per_head, h * w)
         stats: list[torch.Tensor] = []
         if self.pool != 'max':
-            # one BLAS pass over x averages each group's channels
-            means = torch.matmul(x.new_full((1, per_head), 1.0 / per_head), groups)
+            # one BLAS pass over x averages each group's channels (and, when the cells
+            # tile the map, their pixels: the scale folds in window**2)
+            exact = tiles_exactly(h, w, self.window)
+            scale = 1.0 / (per_head * self.window * self.window if exact else per_head)
+            means = torch.matmul(x.new_full((1, per_head), scale), groups)
             means = cell_reduce(means.reshape(b, self.heads, h, w), self.window, False)
-            stats.append(means / cell_sizes(h, w, self.window, x))
+            stats.append(means if exact else means / cell_sizes(h, w, self.window, x))
         if self.pool != 'avg':
             maxes = groups.amax(2).reshape(b, self.heads, h, w)
             stats.append(cell_reduce(maxes, self.window, True))
@@ -184,14 +187,13 @@ class LA(nn.Module):
         p, b, heads, hc, wc = stats.shape
         b1, b2, bf = self.mlp[0].bias, self.mlp[2].bias, self.fuse.bias
         assert b1 is not None and b2 is not None and bf is not None  # for TorchScript
-        flat = stats.permute(0, 1, 3, 4, 2).reshape(p, b * hc * wc, heads)
-        w1 = self.mlp[0].weight.reshape(-1, heads)  # (hidden, heads)
-        hidden = torch.relu(F.linear(flat, w1, b1))  # (P, B*Hc*Wc, hidden)
-        fuse = self.fuse.weight.reshape(p)
-        blended = (hidden * fuse.reshape(p, 1, 1)).sum(0).reshape(b, hc * wc, -1)
-        w2 = self.mlp[2].weight.reshape(heads, -1)  # (heads, hidden)
-        bias = b2 * fuse.sum() + bf
-        logits = torch.matmul(w2, blended.transpose(1, 2)) + bias[:, None]  # (B, heads, L)
+        flat = stats.permute(0, 1, 3, 4, 2).reshape(p, b * hc * wc, heads)  # a view
+        hidden = F.relu(F.linear(flat, self.mlp[0].weight.flatten(1), b1), inplace=True)
+        fuse = self.fuse.weight.flatten()  # (P,)
+        blended = torch.tensordot(fuse, hidden, 1).reshape(b, hc * wc, -1)  # (B, L, hidden)
+        w2 = self.mlp[2].weight.flatten(1)  # (heads, hidden)
+        bias = torch.addcmul(bf, b2, fuse.sum())  # (heads,)
+        logits = torch.baddbmm(bias[:, None], w2.expand(b, -1, -1), blended.transpose(1, 2))
         return logits.reshape(b, heads, hc, wc)
 
     def refine(self, logits: torch.Tensor, size: list[int]) -> torch.Tensor:

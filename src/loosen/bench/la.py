@@ -18,7 +18,7 @@ from torch import nn
 
 from ..attention.la import LA
 from ..attention.la_reference import la_loops
-from .timing import Timing, keep_freed_memory, measure, saved_bytes
+from .timing import Timing, keep_freed_memory, measure, peak_bytes, saved_bytes
 
 DEFAULT_SHAPES = ((16, 512, 14, 14), (8, 64, 112, 112))
 REFERENCE = 'loop reference'
@@ -27,12 +27,13 @@ FLOOR = 'x * sigmoid(x)'
 
 @dataclass
 class Row:
-    """One contender at one shape: median ms per call and bytes kept for backward."""
+    """One contender at one shape: median ms per call, and memory of a training step."""
 
     name: str
     forward_ms: float
     train_ms: float
-    saved_mb: float
+    saved_mb: float  # kept by autograd between forward and backward
+    peak_mb: float | None  # allocated at the worst moment of forward+backward
     rounds: int
 
 
@@ -107,7 +108,8 @@ def bench_shape(shape: tuple[int, ...], heads: int, rounds: int, budget: float,
     rows = []
     for name, module in found.items():
         kept = saved_bytes(lambda m=module: m(x), x, *module.parameters())
-        rows.append(Row(name, forward[name].ms, train[name].ms, kept / 2**20,
+        peak = None if name == REFERENCE else peak_bytes(_training_step(module, x, grad)) / 2**20
+        rows.append(Row(name, forward[name].ms, train[name].ms, kept / 2**20, peak,
                         min(forward[name].rounds, train[name].rounds)))
     report = ShapeReport(tuple(shape), rows)
     report.targets = check_targets(forward, train)
@@ -135,24 +137,30 @@ def format_report(reports: Sequence[ShapeReport], threads: int) -> str:
     """A markdown report: one table per shape, then the targets."""
     lines = [f'# LA cost on the CPU ({threads} threads, torch {torch.__version__})', '',
              'Median ms per call, contenders interleaved in rounds on the same tensors. '
-             '"kept for backward" counts what autograd holds between forward and backward, '
-             'beyond the input and the parameters.', '']
+             '"kept" is what autograd holds between forward and backward beyond the input '
+             'and the parameters (what a layer adds to a network\'s training memory); '
+             '"peak" is the most memory allocated at once during one forward+backward '
+             '(output and input gradient included; not run for the slow loop reference).', '']
     for rep in reports:
         la = rep.row('LA')
         x_mb = torch.Size(rep.shape).numel() * 4 / 2**20
         lines += [f'## input {"x".join(map(str, rep.shape))} (x is {x_mb:.1f} MB)', '',
                   '| module | forward ms | fwd+bwd ms | forward vs LA | fwd+bwd vs LA '
-                  '| kept for backward MB | rounds |',
-                  '|---|---:|---:|---:|---:|---:|---:|']
+                  '| kept MB | peak MB | rounds |',
+                  '|---|---:|---:|---:|---:|---:|---:|---:|']
         for r in rep.rows:
             lines.append(f'| {r.name} | {r.forward_ms:.3f} | {r.train_ms:.3f} | '
                          f'{r.forward_ms / la.forward_ms:.2f}x | {r.train_ms / la.train_ms:.2f}x | '
-                         f'{r.saved_mb:.2f} | {r.rounds} |')
+                         f'{r.saved_mb:.2f} | {_mb(r.peak_mb)} | {r.rounds} |')
         lines += ['', '| target | measured | met |', '|---|---:|:---:|']
         lines += [f'| {what} | {ratio:.2f}x | {"yes" if ok else "NO"} |'
                   for what, ratio, ok in rep.targets]
         lines.append('')
     return '\n'.join(lines)
+
+
+def _mb(value: float | None) -> str:
+    return 'n/a' if value is None else f'{value:.1f}'
 
 
 def parse_shape(text: str) -> tuple[int, ...]:

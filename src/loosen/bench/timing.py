@@ -92,3 +92,22 @@ def saved_bytes(fn: Callable[[], torch.Tensor], *keep: torch.Tensor) -> int:
         out = fn()
     del out
     return sum(seen.values())
+
+
+def peak_bytes(fn: Callable[[], object]) -> int:
+    """Peak bytes allocated and still live at any moment while ``fn()`` runs.
+
+    Read from the profiler's allocation records, so it works on the CPU, where
+    torch keeps no allocator statistics. Tensors that existed before the call
+    (inputs, parameters) are not counted; what ``fn`` returns is.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    records = [e for e in prof.profiler.kineto_results.events() if e.name() == '[memory]']
+    live = peak = 0
+    for record in sorted(records, key=lambda e: e.start_ns()):
+        live += record.nbytes()
+        peak = max(peak, live)
+    return peak
