@@ -19,26 +19,25 @@ from torch import nn
 from .registry import register_attention
 
 
-def reflect_index(size: int, pad: int, device: torch.device) -> torch.Tensor:
-    """Indices of a length-``size`` axis padded by ``pad`` on both sides with reflection.
+def reflect_pad(x: torch.Tensor, pad: int, dim: int) -> torch.Tensor:
+    """Pad (B, C, H, W) by ``pad`` on both sides of ``dim`` (2 or 3) with reflection.
 
-    Equals ``ReflectionPad`` where that works (pad < size), and keeps reflecting back and
-    forth beyond it; a length-1 axis repeats its one value.
+    Equals ``ReflectionPad`` where that works (pad < size) and keeps reflecting back and
+    forth beyond it, one full reflection at a time; a length-1 axis repeats its value.
     """
-    pos = torch.arange(-pad, size + pad, device=device)
-    if size == 1:
-        return torch.zeros_like(pos)
-    period = 2 * (size - 1)
-    pos = pos.remainder(period)
-    return torch.where(pos < size, pos, period - pos)
+    if x.shape[dim] == 1:
+        return x.expand(*x.shape[:dim], 1 + 2 * pad, *x.shape[dim + 1:])
+    while pad > 0:
+        step = min(pad, x.shape[dim] - 1)
+        x = F.pad(x, (step, step, 0, 0) if dim == 3 else (0, 0, step, step), mode='reflect')
+        pad -= step
+    return x
 
 
 def strip_mean(x: torch.Tensor, kernel: int, dim: int) -> torch.Tensor:
     """The ``kernel``-tap moving average of (B, C, H, W) along ``dim`` (2 or 3), reflected."""
-    pad = kernel // 2
-    padded = x.index_select(dim, reflect_index(x.shape[dim], pad, x.device))
     size = (kernel, 1) if dim == 2 else (1, kernel)
-    return F.avg_pool2d(padded, size, stride=1)
+    return F.avg_pool2d(reflect_pad(x, kernel // 2, dim), size, stride=1)
 
 
 @register_attention('fsa', paper='Cui et al., Dual-domain strip attention for image '

@@ -15,7 +15,7 @@ from .registry import register_attention
                                  '(myspace-img/streamlined-attention, 2021)',
                     params='C**2; one bias-free C x C fully connected layer')
 class SAM(nn.Module):
-    """Streamlined attention (GAP -> FC -> x * FC(GAP(x))), (B, C, H, W) -> same.
+    """Streamlined attention module (streamlined-attention, 2021): x * FC(GAP(x)), same shape.
 
     No squashing: the channel descriptor multiplies x directly, a second-order term in x
     (scaling x by a scales the output by a**2), as in the release code.
