@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -23,6 +22,7 @@ from torch import nn
 
 from ..attention import create_attention, get_attention, list_attentions
 from .la import _inference, _training_step, parse_shape
+from .report import write_report
 from .timing import keep_freed_memory, measure
 
 DEFAULT_SHAPES = ((8, 256, 28, 28), (8, 64, 112, 112))
@@ -108,14 +108,6 @@ def format_markdown(rows: Sequence[Row], threads: int) -> str:
     return '\n'.join(lines)
 
 
-def write_csv(rows: Sequence[Row], path: Path) -> None:
-    """The table as CSV, one row per module and shape, unrounded."""
-    with path.open('w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=[field.name for field in fields(Row)])
-        writer.writeheader()
-        writer.writerows(asdict(r) for r in rows)
-
-
 def selected(names: Sequence[str] | None) -> list[str]:
     """The modules to measure, the baseline LA first; unknown names fail with the known list."""
     chosen = [get_attention(n).name for n in names] if names else list_attentions()
@@ -132,10 +124,7 @@ def run(args: argparse.Namespace) -> int:
     text = format_markdown(rows, torch.get_num_threads())
     print(text)
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / 'attention.md').write_text(text)
-        write_csv(rows, args.out / 'attention.csv')
-        print(f'wrote {args.out / "attention.md"} and {args.out / "attention.csv"}')
+        write_report(args.out, 'attention', text, [asdict(r) for r in rows])
     return 0
 
 
