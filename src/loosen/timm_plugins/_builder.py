@@ -1,0 +1,107 @@
+"""The attention slot every backbone shares, and the architecture specs behind the registry.
+
+A backbone never names an attention module: it receives ``attention_layer``, a factory
+``(channels) -> nn.Module`` (the convention of timm's ``attn_layer``), and calls it at
+each spot where attention sits. ``{arch}_plain`` gets a factory of ``nn.Identity``, so
+plain and attended models run the same code and differ only in the slot's contents.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from torch import nn
+
+from ..attention import get_attention
+from ..errors import LoosenError
+
+AttentionLayer = Callable[..., nn.Module]  # (channels) -> module
+
+# set on every module an attention slot builds, so the plain part of a model can be told apart
+SLOT_MARK = '_loosen_attention_slot'
+
+PLACEMENTS = {
+    'paper': 'one module at the paper\'s spot',
+    'block': 'one module per residual or depthwise-separable block, as SE-ResNet places SE',
+}
+
+
+def no_attention(channels: int, **factory_kwargs: Any) -> nn.Module:
+    """The empty slot of ``{arch}_plain``."""
+    return nn.Identity()
+
+
+def attention_layer(attention: str | None, kwargs: Mapping[str, Any] | None = None,
+                    heads: int = 16) -> AttentionLayer:
+    """A factory ``(channels) -> module`` for ``attention`` (None: the empty slot).
+
+    ``kwargs`` go to every module built. Modules with a ``heads`` argument (LA) get
+    ``gcd(channels, heads)`` unless ``kwargs`` sets it: the placement's head count where
+    it divides the width, the largest count below it that does elsewhere (narrow blocks).
+    """
+    if attention is None:
+        return no_attention
+    spec = get_attention(attention)
+    kwargs = dict(kwargs or {})
+    fit_heads = 'heads' not in kwargs and 'heads' in inspect.signature(spec.factory).parameters
+
+    def build(channels: int, device: Any = None, dtype: Any = None) -> nn.Module:
+        # device and dtype: timm's blocks pass them to every layer they create
+        extra = {'heads': math.gcd(channels, heads)} if fit_heads else {}
+        module = spec.factory(channels, **kwargs, **extra).to(device=device, dtype=dtype)
+        setattr(module, SLOT_MARK, True)
+        return module
+
+    return build
+
+
+def attention_keys(model: nn.Module) -> set[str]:
+    """State-dict keys that belong to attention modules placed by a slot."""
+    prefixes = [f'{name}.' for name, m in model.named_modules() if getattr(m, SLOT_MARK, False)]
+    return {k for k in model.state_dict() if k.startswith(tuple(prefixes))} if prefixes else set()
+
+
+def default_cfg(**overrides: Any) -> dict[str, Any]:
+    """A timm ``pretrained_cfg`` without weights: nothing here ever downloads."""
+    cfg = dict(url='', num_classes=1000, input_size=(3, 224, 224), pool_size=None,
+               crop_pct=0.875, interpolation='bilinear', mean=IMAGENET_DEFAULT_MEAN,
+               std=IMAGENET_DEFAULT_STD, license='mit')
+    cfg.update(overrides)
+    return cfg
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """One backbone: its model class, constructor defaults and where attention sits.
+
+    Args:
+        name: architecture name, the ``{arch}`` of ``{arch}_{attention}``.
+        model_cls: class taking ``attention_layer`` and ``placement`` besides its own kwargs.
+        kwargs: constructor defaults of this variant (user kwargs override them).
+        cfg: the timm ``pretrained_cfg`` (see ``default_cfg``).
+        spot: where the paper places the attention, in words.
+        placements: the placements this architecture supports.
+        heads: LA heads at the paper's spot.
+        aliases: other names users know it by (the paper's seed names).
+    """
+
+    name: str
+    model_cls: type[nn.Module]
+    kwargs: Mapping[str, Any]
+    cfg: Mapping[str, Any]
+    spot: str
+    placements: tuple[str, ...] = ('paper',)
+    heads: int = 16
+    aliases: tuple[str, ...] = field(default=())
+
+    def check_placement(self, placement: str) -> None:
+        """Raise a LoosenError naming the placements this architecture supports."""
+        if placement not in self.placements:
+            what = PLACEMENTS.get(placement, 'an unknown placement')
+            raise LoosenError(
+                f'{self.name} does not support placement={placement!r} ({what}); use one of '
+                f'{", ".join(map(repr, self.placements))} (paper: {self.spot})')

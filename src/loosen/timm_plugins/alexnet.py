@@ -1,0 +1,101 @@
+"""AlexNet as the LA paper trains it: half width (48-128-192-192-128), FC 2048.
+
+The attention slot is one entry of the layer table, so ZFNet (``zfnet.py``) is the
+same class with another table. Choices the paper's code leaves open, made here:
+no local response normalisation (the half-width variant the paper uses has none);
+``AdaptiveAvgPool2d(6)`` before the classifier, as torchvision does, so any input
+of at least 63x63 works (at 224 the map is 6x6 already and the pool is the identity).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention
+from ._registry import register_arch
+
+# ('conv', out, kernel, stride, padding) | ('pool',) = max-pool 3, stride 2 | ('attention',)
+Layer = tuple[str | int, ...]
+HALF_WIDTH = (
+    ('conv', 48, 11, 4, 2), ('pool',),   # 224 -> 55 -> 27
+    ('conv', 128, 5, 1, 2), ('pool',),   # 27 -> 13
+    ('conv', 192, 3, 1, 1),
+    ('conv', 192, 3, 1, 1),
+    ('conv', 128, 3, 1, 1), ('pool',),   # 13 -> 6
+    ('attention',),                      # (B, 128, 6, 6) at 224
+)
+
+
+class AlexNet(nn.Module):
+    """A plain conv stack (conv-ReLU, max-pools), an attention slot, and an FC-FC head.
+
+    Args:
+        layers: the layer table (see ``HALF_WIDTH``); exactly one ``('attention',)``.
+        fc_dim: width of the two hidden FC layers.
+        attention_layer: factory ``(channels) -> module`` for the slot.
+        placement: only 'paper' (the slot in the table).
+    """
+
+    def __init__(self, layers: Sequence[Layer] = HALF_WIDTH, num_classes: int = 1000,
+                 in_chans: int = 3, fc_dim: int = 2048, drop_rate: float = 0.5,
+                 attention_layer: AttentionLayer = no_attention, placement: str = 'paper') -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.drop_rate = drop_rate
+        features: list[nn.Module] = []
+        channels = in_chans
+        for kind, *args in layers:
+            if kind == 'conv':
+                out, kernel, stride, padding = args
+                features += [nn.Conv2d(channels, out, kernel, stride, padding),
+                             nn.ReLU(inplace=True)]
+                channels = out
+            elif kind == 'pool':
+                features.append(nn.MaxPool2d(3, 2))
+            else:
+                features.append(attention_layer(channels))
+        self.features = nn.Sequential(*features)
+        self.num_features = channels
+        self.head_hidden_size = fc_dim
+        self.pool = nn.AdaptiveAvgPool2d(6)
+        self.pre_logits = nn.Sequential(
+            nn.Flatten(1), nn.Dropout(drop_rate), nn.Linear(channels * 36, fc_dim),
+            nn.ReLU(inplace=True), nn.Dropout(drop_rate), nn.Linear(fc_dim, fc_dim),
+            nn.ReLU(inplace=True))
+        self.fc = self._classifier(num_classes)
+
+    def _classifier(self, num_classes: int) -> nn.Module:
+        return nn.Linear(self.head_hidden_size, num_classes) if num_classes else nn.Identity()
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        self.num_classes = num_classes
+        self.fc = self._classifier(num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)  # (B, C, H/32, W/32) roughly; 6x6 at 224
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.pre_logits(self.pool(x))  # (B, fc_dim)
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def conv_cfg(**overrides: Any) -> dict[str, Any]:
+    """The ``pretrained_cfg`` of the AlexNet family."""
+    return default_cfg(**{
+        'first_conv': 'features.0', 'classifier': 'fc', 'min_input_size': (3, 63, 63),
+        'paper_name': 'ImageNet classification with deep convolutional neural networks',
+        **overrides})
+
+
+register_arch(ArchSpec(
+    'alexnet', AlexNet, dict(layers=HALF_WIDTH, fc_dim=2048), conv_cfg(),
+    spot='after the last max-pool (128 channels, 6x6 at 224)'))

@@ -1,0 +1,313 @@
+"""RMT: Retentive Networks Meet Vision Transformers (Fan et al., CVPR 2024), with LA.
+
+Manhattan self-attention (MaSA): softmax attention whose logits get an explicit spatial
+decay, ``log(gamma_head) * manhattan_distance``, so a token attends less to far tokens
+by a per-head rate. Stages 1-3 decompose it along the axes (attend along W, then along
+H, each with the 1-D decay); stage 4 attends over the whole map with the 2-D decay.
+Every block adds a 3x3 depthwise conv positional encoding (CPE) to its input, MaSA
+adds a 5x5 depthwise conv of V (local context enhancement, LCE), and the FFN has a
+3x3 depthwise conv inside. A four-conv stem reduces by 4, a 3x3 stride-2 conv + BN
+between stages. The head projects to 1024, applies BN and swish, and pools.
+
+The paper places LA after the 1024-d projection and BN, on the last feature map,
+with 32 heads (1024 = 32 groups of 32 channels).
+
+Details taken from the authors' classification release, kept so its ImageNet
+checkpoints load with ``loosen.create_model(..., pretrained=PATH)``: the module names;
+the decay ``gamma = 1 - 2 ** -(init_value + heads_range * head / heads)``; rotary
+(theta) shifts of q and k indexed by the flattened token position; k scaled by
+``key_dim ** -0.5``; LayerNorm eps 1e-6; trunc-normal(0.02) Linear init. Choices made
+here: ``rmt_t`` decomposes stages 1-2 as that release's RMT-T does (RMT-S: 1-3); a
+``drop_rate`` dropout before the classifier (0 by default), as timm models have.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from timm.layers import DropPath, apply_rot_embed, calculate_drop_path_rates, trunc_normal_
+from torch import nn
+
+from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention
+from ._registry import register_arch
+
+Tensor = torch.Tensor
+
+
+class DWConv2d(nn.Module):
+    """Depthwise conv on a channels-last map: (B, H, W, C) -> (B, H, W, C)."""
+
+    def __init__(self, dim: int, kernel_size: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(dim, dim, kernel_size, 1, kernel_size // 2, groups=dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class RetNetRelPos2d(nn.Module):
+    """Rotary angles and the Manhattan decay masks of one stage, built for each input size.
+
+    ``decay`` holds ``log(gamma)`` per head (negative): added to the logits times the
+    distance, it multiplies the attention by ``gamma ** distance`` before normalising.
+    """
+
+    def __init__(self, dim: int, heads: int, init_value: float, heads_range: float) -> None:
+        super().__init__()
+        angle = 1.0 / (10000 ** torch.linspace(0, 1, dim // heads // 2))
+        self.register_buffer('angle', angle.repeat_interleave(2))  # (key_dim,)
+        rates = init_value + heads_range * torch.arange(heads, dtype=torch.float) / heads
+        self.register_buffer('decay', torch.log(1 - 2 ** -rates))  # (heads,)
+
+    def rotary(self, h: int, w: int) -> tuple[Tensor, Tensor]:
+        """sin and cos of the token index times the angles: (H, W, key_dim) each."""
+        index = torch.arange(h * w, device=self.decay.device, dtype=self.decay.dtype)
+        theta = (index[:, None] * self.angle[None, :]).reshape(h, w, -1)
+        return theta.sin(), theta.cos()
+
+    def decay_1d(self, length: int) -> Tensor:
+        """log-decay times |i - j| along one axis: (heads, L, L)."""
+        index = torch.arange(length, device=self.decay.device, dtype=self.decay.dtype)
+        return (index[:, None] - index[None, :]).abs() * self.decay[:, None, None]
+
+    def decay_2d(self, h: int, w: int) -> Tensor:
+        """log-decay times the Manhattan distance between tokens: (heads, H*W, H*W)."""
+        rows = torch.arange(h, device=self.decay.device, dtype=self.decay.dtype)
+        cols = torch.arange(w, device=self.decay.device, dtype=self.decay.dtype)
+        grid = torch.stack(torch.meshgrid(rows, cols, indexing='ij'), -1).reshape(h * w, 2)
+        distance = (grid[:, None, :] - grid[None, :, :]).abs().sum(-1)
+        return distance * self.decay[:, None, None]
+
+    def forward(self, h: int, w: int, decomposed: bool) -> tuple[Any, ...]:
+        """((sin, cos), (mask_h, mask_w)) when decomposed, else ((sin, cos), mask)."""
+        masks = (self.decay_1d(h), self.decay_1d(w)) if decomposed else self.decay_2d(h, w)
+        return self.rotary(h, w), masks
+
+
+class ManhattanSelfAttention(nn.Module):
+    """MaSA over a (B, H, W, C) map, decomposed along the axes or over the whole map."""
+
+    def __init__(self, dim: int, heads: int, decomposed: bool) -> None:
+        super().__init__()
+        self.heads = heads
+        self.decomposed = decomposed
+        self.scale = (dim // heads) ** -0.5
+        self.q_proj = nn.Linear(dim, dim)
+        self.k_proj = nn.Linear(dim, dim)
+        self.v_proj = nn.Linear(dim, dim)
+        self.lepe = DWConv2d(dim, 5)  # local context enhancement on V
+        self.out_proj = nn.Linear(dim, dim)
+
+    def _heads(self, t: Tensor) -> Tensor:
+        """(B, H, W, C) -> (B, heads, H, W, C/heads)."""
+        b, h, w, _ = t.shape
+        return t.reshape(b, h, w, self.heads, -1).permute(0, 3, 1, 2, 4)
+
+    def forward(self, x: Tensor, rel_pos: tuple[Any, ...]) -> Tensor:
+        b, h, w, c = x.shape
+        (sin, cos), mask = rel_pos
+        v = self.v_proj(x)  # (B, H, W, C)
+        lepe = self.lepe(v)
+        q = apply_rot_embed(self._heads(self.q_proj(x)), sin, cos)  # (B, n, H, W, d)
+        k = apply_rot_embed(self._heads(self.k_proj(x) * self.scale), sin, cos)
+        v = self._heads(v)  # (B, n, H, W, d)
+        if self.decomposed:
+            mask_h, mask_w = mask
+            # along W: rows are independent, (B, H, n, W, d)
+            q_w, k_w, v_w = (t.transpose(1, 2) for t in (q, k, v))
+            attn = (q_w @ k_w.transpose(-1, -2) + mask_w).softmax(-1)  # (B, H, n, W, W)
+            v = attn @ v_w  # (B, H, n, W, d)
+            # along H: columns are independent, (B, W, n, H, d)
+            q_h, k_h = (t.permute(0, 3, 1, 2, 4) for t in (q, k))
+            attn = (q_h @ k_h.transpose(-1, -2) + mask_h).softmax(-1)  # (B, W, n, H, H)
+            out = (attn @ v.permute(0, 3, 2, 1, 4)).permute(0, 3, 1, 2, 4)  # (B, H, W, n, d)
+        else:
+            q, k, v = (t.flatten(2, 3) for t in (q, k, v))  # (B, n, H*W, d)
+            attn = (q @ k.transpose(-1, -2) + mask).softmax(-1)  # (B, n, H*W, H*W)
+            out = (attn @ v).transpose(1, 2).reshape(b, h, w, self.heads, -1)
+        return self.out_proj(out.reshape(b, h, w, c) + lepe)
+
+
+class FeedForwardNetwork(nn.Module):
+    """fc1 -> GELU -> (+ 3x3 depthwise conv) -> fc2, channels-last."""
+
+    def __init__(self, dim: int, hidden: int, drop: float = 0.0) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.dwconv = DWConv2d(hidden, 3)
+        self.fc2 = nn.Linear(hidden, dim)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.act(self.fc1(x))
+        x = x + self.dwconv(x)
+        return self.drop(self.fc2(x))
+
+
+class RetBlock(nn.Module):
+    """CPE, then pre-norm MaSA and FFN residuals (optionally layer-scaled)."""
+
+    def __init__(self, dim: int, heads: int, hidden: int, decomposed: bool,
+                 drop_path: float = 0.0, layerscale: float | None = None) -> None:
+        super().__init__()
+        self.pos = DWConv2d(dim, 3)  # conditional positional encoding
+        self.retention_layer_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.retention = ManhattanSelfAttention(dim, heads, decomposed)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.final_layer_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.ffn = FeedForwardNetwork(dim, hidden)
+        if layerscale:
+            self.gamma_1 = nn.Parameter(torch.full((1, 1, 1, dim), layerscale))
+            self.gamma_2 = nn.Parameter(torch.full((1, 1, 1, dim), layerscale))
+        else:
+            self.gamma_1 = self.gamma_2 = None
+
+    def forward(self, x: Tensor, rel_pos: tuple[Any, ...]) -> Tensor:
+        x = x + self.pos(x)
+        y = self.retention(self.retention_layer_norm(x), rel_pos)
+        x = x + self.drop_path(y if self.gamma_1 is None else self.gamma_1 * y)
+        y = self.ffn(self.final_layer_norm(x))
+        return x + self.drop_path(y if self.gamma_2 is None else self.gamma_2 * y)
+
+
+class PatchMerging(nn.Module):
+    """3x3 stride-2 conv + BN between stages: (B, H, W, C) -> (B, H/2, W/2, C_out)."""
+
+    def __init__(self, dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.reduction = nn.Conv2d(dim, out_dim, 3, 2, 1)
+        self.norm = nn.BatchNorm2d(out_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(self.reduction(x.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
+
+
+class BasicLayer(nn.Module):
+    """One stage: its decay masks (built per input size), its blocks, the down-sampling."""
+
+    def __init__(self, dim: int, out_dim: int | None, depth: int, heads: int,
+                 init_value: float, heads_range: float, hidden: int, decomposed: bool,
+                 drop_path: Sequence[float], layerscale: float | None) -> None:
+        super().__init__()
+        self.decomposed = decomposed
+        self.Relpos = RetNetRelPos2d(dim, heads, init_value, heads_range)  # the release's key
+        self.blocks = nn.ModuleList([
+            RetBlock(dim, heads, hidden, decomposed, drop_path[i], layerscale)
+            for i in range(depth)])
+        self.downsample = PatchMerging(dim, out_dim) if out_dim else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        rel_pos = self.Relpos(x.shape[1], x.shape[2], self.decomposed)
+        for block in self.blocks:
+            x = block(x, rel_pos)
+        return x if self.downsample is None else self.downsample(x)
+
+
+class PatchEmbed(nn.Module):
+    """The conv stem: four 3x3 convs with BN (GELU between), stride 4 in all."""
+
+    def __init__(self, in_chans: int, dim: int) -> None:
+        super().__init__()
+        half = dim // 2
+        self.proj = nn.Sequential(
+            nn.Conv2d(in_chans, half, 3, 2, 1), nn.BatchNorm2d(half), nn.GELU(),
+            nn.Conv2d(half, half, 3, 1, 1), nn.BatchNorm2d(half), nn.GELU(),
+            nn.Conv2d(half, dim, 3, 2, 1), nn.BatchNorm2d(dim), nn.GELU(),
+            nn.Conv2d(dim, dim, 3, 1, 1), nn.BatchNorm2d(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.proj(x).permute(0, 2, 3, 1)  # (B, H/4, W/4, C)
+
+
+class RMT(nn.Module):
+    """RMT with an attention slot after the head projection + BN.
+
+    Args:
+        embed_dims, depths, num_heads: per stage.
+        init_values, heads_ranges: the decay rates, per stage (see ``RetNetRelPos2d``).
+        mlp_ratios: FFN width over the embedding width, per stage.
+        decomposed: per stage, MaSA along the axes (True) or over the whole map.
+        layerscales: per stage, the initial layer scale or None.
+        projection: width of the head projection (1024).
+        attention_layer: factory ``(channels) -> module`` for the slot.
+        placement: only 'paper'.
+    """
+
+    def __init__(self, embed_dims: Sequence[int] = (64, 128, 256, 512),
+                 depths: Sequence[int] = (3, 4, 18, 4), num_heads: Sequence[int] = (4, 4, 8, 16),
+                 init_values: Sequence[float] = (2, 2, 2, 2),
+                 heads_ranges: Sequence[float] = (4, 4, 6, 6),
+                 mlp_ratios: Sequence[float] = (4, 4, 3, 3),
+                 decomposed: Sequence[bool] = (True, True, True, False),
+                 layerscales: Sequence[float | None] = (None, None, None, None),
+                 projection: int = 1024, num_classes: int = 1000, in_chans: int = 3,
+                 drop_rate: float = 0.0, drop_path_rate: float = 0.15,
+                 attention_layer: AttentionLayer = no_attention,
+                 placement: str = 'paper') -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.num_features = self.head_hidden_size = projection
+        self.patch_embed = PatchEmbed(in_chans, embed_dims[0])
+        rates = calculate_drop_path_rates(drop_path_rate, sum(depths))  # per block
+        stages = len(depths)
+        self.layers = nn.ModuleList([
+            BasicLayer(embed_dims[i], embed_dims[i + 1] if i + 1 < stages else None, depths[i],
+                       num_heads[i], init_values[i], heads_ranges[i],
+                       int(mlp_ratios[i] * embed_dims[i]), decomposed[i],
+                       rates[sum(depths[:i]):sum(depths[:i + 1])], layerscales[i])
+            for i in range(stages)])
+        self.proj = nn.Linear(embed_dims[-1], projection)
+        self.norm = nn.BatchNorm2d(projection)
+        self.act = nn.SiLU()  # swish
+        self.head_drop = nn.Dropout(drop_rate)
+        self.head = self._classifier(num_classes)
+        self.apply(_init_weights)
+        self.attention = attention_layer(projection)  # its own init
+
+    def _classifier(self, num_classes: int) -> nn.Module:
+        return nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+
+    def get_classifier(self) -> nn.Module:
+        return self.head
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        self.num_classes = num_classes
+        self.head = self._classifier(num_classes)
+        if isinstance(self.head, nn.Linear):
+            _init_weights(self.head)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        x = self.patch_embed(x)  # (B, H/4, W/4, C0)
+        for layer in self.layers:
+            x = layer(x)  # ... (B, H/32, W/32, C3)
+        x = self.norm(self.proj(x).permute(0, 3, 1, 2))  # (B, 1024, H/32, W/32)
+        return self.act(self.attention(x))
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = self.head_drop(x.mean((2, 3)))  # (B, 1024)
+        return x if pre_logits else self.head(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+RMT_CFG = default_cfg(first_conv='patch_embed.proj.0', classifier='head',
+                      interpolation='bicubic', crop_pct=0.9, pool_size=(7, 7),
+                      min_input_size=(3, 32, 32),
+                      paper_name='RMT: Retentive Networks Meet Vision Transformers')
+SPOT = 'after the 1024-d projection + BN on the last feature map, 32 heads'
+
+register_arch(ArchSpec(
+    'rmt_t', RMT, dict(depths=(2, 2, 8, 2), mlp_ratios=(3, 3, 3, 3),
+                       decomposed=(True, True, False, False), drop_path_rate=0.1),
+    RMT_CFG, spot=SPOT, heads=32))
+register_arch(ArchSpec('rmt_s', RMT, {}, RMT_CFG, spot=SPOT, heads=32, aliases=('rmt',)))

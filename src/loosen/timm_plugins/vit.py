@@ -1,0 +1,90 @@
+"""ViT-Tiny/Small/Base with patch 16: timm's ``VisionTransformer`` with a gridded block.
+
+The paper puts LA on the patch-token grid at the input of every block: the patch
+tokens are laid out as a (B, C, H/16, W/16) map, attended, and laid back; the class
+token bypasses it. The position embedding is resampled for other input sizes
+(timm's ``dynamic_img_size``), so any multiple of 16 works. With the slot empty every
+key matches timm's ``vit_*_patch16_224``.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import torch
+from timm.data import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+from timm.models.vision_transformer import Block, VisionTransformer
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention
+from ._registry import register_arch
+
+
+def attend_patch_grid(attention: nn.Module, x: torch.Tensor,
+                      grid: tuple[int, int]) -> torch.Tensor:
+    """Apply a (B, C, H, W) module to the patch tokens of ``x`` (B, prefix + H*W, C)."""
+    b, n, c = x.shape
+    h, w = grid
+    prefix, patches = x[:, :n - h * w], x[:, n - h * w:]  # (B, P, C), (B, H*W, C)
+    maps = patches.transpose(1, 2).reshape(b, c, h, w)
+    patches = attention(maps).flatten(2).transpose(1, 2)  # (B, H*W, C)
+    return torch.cat([prefix, patches], 1)
+
+
+class GridBlock(Block):
+    """timm's pre-norm ViT block with an attention slot on the patch grid at its input."""
+
+    def __init__(self, dim: int, *args: Any, attention_layer: AttentionLayer = no_attention,
+                 **kwargs: Any) -> None:
+        super().__init__(dim, *args, **kwargs)
+        self.grid_attn = attention_layer(dim)
+
+    def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None,
+                **kwargs: Any) -> torch.Tensor:
+        if not isinstance(self.grid_attn, nn.Identity):
+            if grid is None:
+                raise ValueError('this block attends over the patch grid and needs its size; '
+                                 'run the model through forward() or forward_features()')
+            x = attend_patch_grid(self.grid_attn, x, grid)
+        return super().forward(x, **kwargs)
+
+
+class GridViT(VisionTransformer):
+    """VisionTransformer whose blocks receive the patch grid size of the current input."""
+
+    def __init__(self, *args: Any, attention_layer: AttentionLayer = no_attention,
+                 placement: str = 'paper', dynamic_img_size: bool = True,
+                 **kwargs: Any) -> None:
+        if kwargs.get('patch_drop_rate'):
+            raise ValueError('patch_drop_rate drops tokens, so they no longer form the grid '
+                             'the attention slot needs; leave it at 0')
+        super().__init__(*args, block_fn=partial(GridBlock, attention_layer=attention_layer),
+                         dynamic_img_size=dynamic_img_size, **kwargs)
+
+    def forward_features(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None,
+                         is_causal: bool = False) -> torch.Tensor:
+        x = self.patch_embed(x)  # (B, H/16, W/16, C) with dynamic_img_size, else (B, N, C)
+        grid = tuple(x.shape[1:3]) if x.dim() == 4 else self.patch_embed.grid_size
+        x = self.norm_pre(self.patch_drop(self._pos_embed(x)))  # (B, 1 + H*W/256, C)
+        for block in self.blocks:
+            if self.grad_checkpointing and not torch.jit.is_scripting():
+                x = checkpoint(block, x, grid, attn_mask=attn_mask, is_causal=is_causal,
+                               use_reentrant=False)
+            else:
+                x = block(x, grid, attn_mask=attn_mask, is_causal=is_causal)
+        return self.norm(x)
+
+
+VIT_CFG = default_cfg(first_conv='patch_embed.proj', classifier='head', interpolation='bicubic',
+                      crop_pct=0.9, mean=IMAGENET_INCEPTION_MEAN, std=IMAGENET_INCEPTION_STD,
+                      min_input_size=(3, 16, 16),
+                      paper_name='An image is worth 16x16 words: transformers for image '
+                                 'recognition at scale')
+SPOT = 'on the patch-token grid at the input of every block; the class token bypasses'
+
+for _name, _dim, _heads, _aliases in (('vit_tiny', 192, 3, ()), ('vit_small', 384, 6, ()),
+                                      ('vit_base', 768, 12, ('vit',))):
+    register_arch(ArchSpec(
+        _name, GridViT, dict(patch_size=16, embed_dim=_dim, depth=12, num_heads=_heads),
+        VIT_CFG, spot=SPOT, aliases=_aliases))
