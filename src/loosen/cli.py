@@ -16,6 +16,7 @@ from .errors import LoosenError
 
 COMMANDS: dict[str, str] = {
     'bench': 'loosen.bench.cli',
+    'data': 'loosen.data.cli',
 }
 
 
