@@ -7,6 +7,7 @@ import importlib
 BENCHES: dict[str, str] = {
     'la': 'loosen.bench.la',
     'attention': 'loosen.bench.attention',
+    'data': 'loosen.bench.data',
 }
 
 
