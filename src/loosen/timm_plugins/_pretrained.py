@@ -94,6 +94,8 @@ def load_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
                 'width (build the model with the same options)')
     model.load_state_dict(wanted, strict=False)
     report.loaded = sorted(wanted)
+    report.unexpected.sort()
+    report.classifier.sort()
     report.missing = sorted(set(own) - skip - set(wanted) - set(report.classifier))
     log = _logger.warning if report.missing or report.unexpected else _logger.info
     log(report.summary())
