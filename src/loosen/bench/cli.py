@@ -6,6 +6,7 @@ import importlib
 
 BENCHES: dict[str, str] = {
     'la': 'loosen.bench.la',
+    'cost': 'loosen.bench.cost',
     'attention': 'loosen.bench.attention',
     'data': 'loosen.bench.data',
 }
