@@ -129,7 +129,7 @@ def test_unknown_name_fails_listing_every_known_name():
 
 @pytest.mark.parametrize('name, module', [('gcsa', 'GCSA'), ('lesa', 'LESA')])
 def test_heads_that_do_not_divide_channels_fail_naming_c_heads_and_a_fix(name, module):
-    with pytest.raises(LoosenError, match=rf'{module} .*C=30 .*heads=4; pass heads=3 or 5'):
+    with pytest.raises(LoosenError, match=rf'{module} .*C=30 .*heads=4; use heads=3 or 5'):
         create_attention(name, 30, heads=4)
 
 

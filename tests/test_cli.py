@@ -46,6 +46,13 @@ def test_bad_shape_is_a_usage_error(capsys):
     assert 'BxCxHxW' in capsys.readouterr().err
 
 
+def test_bench_la_shape_whose_channels_heads_cannot_split(capsys):
+    assert main(['bench', 'la', '--shapes', '2x24x6x6']) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('loosen: error: LA needs channels divisible by heads: C=24')
+    assert 'use heads=12 or 24' in err and '\n' not in err
+
+
 def test_input_errors_print_one_line_and_exit_2(monkeypatch, capsys):
     def broken(args):
         raise LoosenError('folder data/train has no class folders; '

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loosen import LA
-from loosen.attention.la import divisors_near
+from loosen.attention.checks import divisors_near
 from loosen.attention.la_reference import la_loops
 
 

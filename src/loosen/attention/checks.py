@@ -1,8 +1,16 @@
 """Checks shared by the attention modules: a channel count a module cannot take fails early."""
-from __future__ import annotations
-
 from ..errors import LoosenError
-from .la import divisors_near
+
+
+def divisors_near(channels: int, heads: int) -> list[int]:
+    """The head counts that divide ``channels`` just below and just above ``heads``."""
+    below = min(heads, channels)
+    while channels % below:
+        below -= 1
+    above = heads
+    while above < channels and channels % above:
+        above += 1
+    return [below] if channels % above else [below, above]
 
 
 def check_heads(module: str, channels: int, heads: int) -> None:
@@ -10,8 +18,7 @@ def check_heads(module: str, channels: int, heads: int) -> None:
     if heads < 1:
         raise LoosenError(f'{module} heads must be a positive integer, got heads={heads}')
     if channels % heads:
-        near = divisors_near(channels, heads)
-        hint = ' or '.join(str(n) for n in near)
+        hint = ' or '.join(str(n) for n in divisors_near(channels, heads))
         raise LoosenError(
             f'{module} needs channels divisible by heads: C={channels} is not divisible by '
-            f'heads={heads}; pass heads={hint}, or change the layer width')
+            f'heads={heads}; use heads={hint}, or change the layer width')

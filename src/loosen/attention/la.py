@@ -22,31 +22,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from .checks import check_heads
 from .registry import register_attention
 
 POOLS = ('avgmax', 'avg', 'max')
 UPSAMPLES = ('bilinear', 'nearest', 'bicubic')
-
-
-def divisors_near(channels: int, heads: int) -> list[int]:
-    """The head counts that divide ``channels`` just below and just above ``heads``."""
-    below = min(heads, channels)
-    while channels % below:
-        below -= 1
-    above = heads
-    while above < channels and channels % above:
-        above += 1
-    return [below] if channels % above else [below, above]
-
-
-def check_heads(channels: int, heads: int) -> None:
-    """Raise a ValueError naming C, heads and the nearest head counts that divide C."""
-    if channels % heads:
-        near = divisors_near(channels, heads)
-        hint = str(near[0]) if len(near) == 1 else f'{near[0]} or {near[1]}'
-        raise ValueError(
-            f'LA needs channels divisible by heads: C={channels} is not divisible by '
-            f'heads={heads}; use heads={hint}, or change the layer width')
 
 
 def tiles_exactly(h: int, w: int, window: int) -> bool:
@@ -135,7 +115,7 @@ class LA(nn.Module):
             raise ValueError(
                 f'LA upsample={upsample!r} is unknown; choose one of {", ".join(UPSAMPLES)}')
         if channels is not None:
-            check_heads(channels, heads)
+            check_heads('LA', channels, heads)
         self.heads = int(heads)
         self.window = int(window)
         self.pool = pool
@@ -222,7 +202,9 @@ class LA(nn.Module):
                     f'LA expects a 4-D (B, C, H, W) tensor, got shape {list(x.shape)}; '
                     'for token sequences reshape them to a grid first')
             if x.shape[1] % self.heads != 0:
-                check_heads(x.shape[1], self.heads)
+                if torch.jit.is_scripting():
+                    raise ValueError('LA needs channels divisible by heads')
+                check_heads('LA', x.shape[1], self.heads)
         if not torch.jit.is_scripting() and self._recomputes(x):
             return self._forward_recompute(x)
         return self.enhance(x, self.attention_map(x))

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..attention.checks import check_heads
 from ..attention.la import LA
 from ..attention.la_reference import la_loops
 from .timing import Timing, keep_freed_memory, measure, peak_bytes, saved_bytes
@@ -175,6 +176,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    for shape in args.shapes:
+        check_heads('LA', shape[1], args.heads)
     if args.threads:
         torch.set_num_threads(args.threads)
     keep_freed_memory()
