@@ -205,6 +205,13 @@ def test_la_heads_fit_narrow_widths_unless_given():
         tiny('mobilenetv1_la', attn_kwargs={'heads': 24})
 
 
+def test_other_modules_keep_their_own_head_count():
+    gcsa = loosen.create_attention('gcsa', 64)
+    model = loosen.create_model('resnet34', 'gcsa', **TINY['resnet34'])
+    slots = [m for m in model.modules() if type(m) is type(gcsa)]
+    assert [m.heads for m in slots] == [gcsa.heads] == [4]
+
+
 @pytest.mark.parametrize('seed, name', [
     ('AlexNet_LA', 'alexnet_la'), ('resnet34_LA', 'resnet34_la'), ('zfnet_LA', 'zfnet_la'),
     ('MobileNet_LA', 'mobilenetv1_la'), ('ViT_LA', 'vit_base_la'), ('RMT_S_LA', 'rmt_s_la'),

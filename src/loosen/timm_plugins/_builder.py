@@ -39,19 +39,23 @@ def attention_layer(attention: str | None, kwargs: Mapping[str, Any] | None = No
                     heads: int = 16) -> AttentionLayer:
     """A factory ``(channels) -> module`` for ``attention`` (None: the empty slot).
 
-    ``kwargs`` go to every module built. Modules with a ``heads`` argument (LA) get
-    ``gcd(channels, heads)`` unless ``kwargs`` sets it: the placement's head count where
-    it divides the width, the largest count below it that does elsewhere (narrow blocks).
+    ``kwargs`` go to every module built. ``heads`` is LA's head count at this placement;
+    other modules with a ``heads`` argument keep their own default. Unless ``kwargs``
+    sets it, a module gets ``gcd(channels, heads)``: its head count where that divides
+    the width, the largest count below it that does elsewhere (narrow blocks).
     """
     if attention is None:
         return no_attention
     spec = get_attention(attention)
     kwargs = dict(kwargs or {})
-    fit_heads = 'heads' not in kwargs and 'heads' in inspect.signature(spec.factory).parameters
+    if spec.name != 'la':  # other modules keep their own head count, if they have one
+        own = inspect.signature(spec.factory).parameters.get('heads')
+        heads = own.default if own is not None else None
+    fit = 'heads' not in kwargs and isinstance(heads, int)
 
     def build(channels: int, device: Any = None, dtype: Any = None) -> nn.Module:
         # device and dtype: timm's blocks pass them to every layer they create
-        extra = {'heads': math.gcd(channels, heads)} if fit_heads else {}
+        extra = {'heads': math.gcd(channels, heads)} if fit else {}
         module = spec.factory(channels, **kwargs, **extra).to(device=device, dtype=dtype)
         setattr(module, SLOT_MARK, True)
         return module
