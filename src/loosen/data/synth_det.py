@@ -2,8 +2,8 @@
 segments and patches, and their boxes in YOLO format.
 
 Boxes are exact: each structure passes through the camera's optics on its own (the
-optics are linear), and its box is the bounding box of the pixels where it adds at
-least half a gray level to the noise-free frame. Structures never overlap (boxes
+optics are linear); only the pixels where it adds at least half a gray level are
+drawn, and its box is their bounding box. Structures never overlap (boxes
 at least two pixels apart), so a box is never shared.
 
 ``write_detection`` lays out what YOLOv5 reads: ``images/<split>/*.png``,
@@ -141,6 +141,7 @@ def render_scene(size: int, seed: int, index: int, max_objects: int = 6,
         mask = seen >= VISIBLE
         if not mask.any():
             continue
+        seen[~mask] = 0  # the sub-visible fringe is not drawn: the box holds all there is
         box = _box(mask) + np.array([window[1].start, window[0].start] * 2)
         if _apart(box, boxes):
             signal[window] += seen
