@@ -69,6 +69,25 @@ def attention_keys(model: nn.Module) -> set[str]:
     return {k for k in model.state_dict() if k.startswith(tuple(prefixes))} if prefixes else set()
 
 
+class LinearClassifier:
+    """timm's classifier API for an ``nn.Module`` whose last layer is ``self.head``, a Linear
+    from ``head_hidden_size`` features (pre-logits) to ``num_classes`` (0: no classifier)."""
+
+    head_hidden_size: int
+    num_classes: int
+    head: nn.Module
+
+    def _classifier(self, num_classes: int) -> nn.Module:
+        return nn.Linear(self.head_hidden_size, num_classes) if num_classes else nn.Identity()
+
+    def get_classifier(self) -> nn.Module:
+        return self.head
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        self.num_classes = num_classes
+        self.head = self._classifier(num_classes)
+
+
 def default_cfg(**overrides: Any) -> dict[str, Any]:
     """A timm ``pretrained_cfg`` without weights: nothing here ever downloads."""
     cfg = dict(url='', num_classes=1000, input_size=(3, 224, 224), pool_size=None,

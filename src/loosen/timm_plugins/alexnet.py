@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention
+from ._builder import ArchSpec, AttentionLayer, LinearClassifier, default_cfg, no_attention
 from ._registry import register_arch
 
 # ('conv', out, kernel, stride, padding) | ('pool',) = max-pool 3, stride 2 | ('attention',)
@@ -29,7 +29,7 @@ HALF_WIDTH = (
 )
 
 
-class AlexNet(nn.Module):
+class AlexNet(LinearClassifier, nn.Module):
     """A plain conv stack (conv-ReLU, max-pools), an attention slot, and an FC-FC head.
 
     Args:
@@ -65,24 +65,14 @@ class AlexNet(nn.Module):
             nn.Flatten(1), nn.Dropout(drop_rate), nn.Linear(channels * 36, fc_dim),
             nn.ReLU(inplace=True), nn.Dropout(drop_rate), nn.Linear(fc_dim, fc_dim),
             nn.ReLU(inplace=True))
-        self.fc = self._classifier(num_classes)
-
-    def _classifier(self, num_classes: int) -> nn.Module:
-        return nn.Linear(self.head_hidden_size, num_classes) if num_classes else nn.Identity()
-
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        self.num_classes = num_classes
-        self.fc = self._classifier(num_classes)
+        self.head = self._classifier(num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)  # (B, C, H/32, W/32) roughly; 6x6 at 224
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.pre_logits(self.pool(x))  # (B, fc_dim)
-        return x if pre_logits else self.fc(x)
+        return x if pre_logits else self.head(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
@@ -91,7 +81,7 @@ class AlexNet(nn.Module):
 def conv_cfg(**overrides: Any) -> dict[str, Any]:
     """The ``pretrained_cfg`` of the AlexNet family."""
     return default_cfg(**{
-        'first_conv': 'features.0', 'classifier': 'fc', 'min_input_size': (3, 63, 63),
+        'first_conv': 'features.0', 'classifier': 'head', 'min_input_size': (3, 63, 63),
         'paper_name': 'ImageNet classification with deep convolutional neural networks',
         **overrides})
 

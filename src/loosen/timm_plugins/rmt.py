@@ -29,7 +29,7 @@ import torch
 from timm.layers import DropPath, apply_rot_embed, calculate_drop_path_rates, trunc_normal_
 from torch import nn
 
-from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention
+from ._builder import ArchSpec, AttentionLayer, LinearClassifier, default_cfg, no_attention
 from ._registry import register_arch
 
 Tensor = torch.Tensor
@@ -221,7 +221,7 @@ class PatchEmbed(nn.Module):
         return self.proj(x).permute(0, 2, 3, 1)  # (B, H/4, W/4, C)
 
 
-class RMT(nn.Module):
+class RMT(LinearClassifier, nn.Module):
     """RMT with an attention slot after the head projection + BN.
 
     Args:
@@ -265,18 +265,6 @@ class RMT(nn.Module):
         self.head = self._classifier(num_classes)
         self.apply(_init_weights)
         self.attention = attention_layer(projection)  # its own init
-
-    def _classifier(self, num_classes: int) -> nn.Module:
-        return nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
-
-    def get_classifier(self) -> nn.Module:
-        return self.head
-
-    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        self.num_classes = num_classes
-        self.head = self._classifier(num_classes)
-        if isinstance(self.head, nn.Linear):
-            _init_weights(self.head)
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.patch_embed(x)  # (B, H/4, W/4, C0)
