@@ -134,7 +134,7 @@ def ray_grid(rng: np.random.Generator, length: int, width: float, gain: float) -
 def airglow(geom: SkyGeometry, rng: np.random.Generator) -> np.ndarray:
     """Sky background: a uniform airglow level with smooth patchiness (thin cloud,
     diffuse aurora, moonlight); ``expose`` adds the brightening toward the horizon."""
-    level = rng.uniform(14, 32)
+    level = rng.uniform(11, 30)
     patchy = 1 + rng.uniform(0.05, 0.25) * smooth_field(rng, geom.size, int(rng.integers(3, 7)))
     horizon = rng.uniform(0, 0.6) * np.clip(geom.r * 1.6 - 0.6, 0, 1) ** 2  # a distant oval
     return level * (patchy + horizon)

@@ -104,7 +104,7 @@ def draw_arc(geom: SkyGeometry, rng: np.random.Generator, sky: np.ndarray,
     xr, yr = rotated(geom, rng.normal(0, 18))
     centre = rng.normal(-0.2, 0.9)
     shimmer = _rays(geom, rng, 6, 2.5, 0.5)
-    level = strength * rng.uniform(50, 150)
+    level = strength * rng.uniform(55, 170)
     glow = _band(yr, xr, rng, centre + rng.uniform(-0.5, 0.5), rng.uniform(0.8, 2.0), 0, 0,
                  1.0, 1.0)
     sky += (level * rng.uniform(0.1, 0.3)) * glow
@@ -165,7 +165,7 @@ def draw_hotspot(geom: SkyGeometry, rng: np.random.Generator, sky: np.ndarray,
     for _ in range(int(rng.integers(2, 8))):
         _add_patch(size, patches, rng, col + rng.normal(0, 0.06 * size),
                    row + rng.normal(0, 0.06 * size), rng.uniform(0.015, 0.05),
-                   strength * rng.uniform(60, 260))
+                   strength * rng.uniform(70, 300))
     sky += patches * np.clip(1 + 0.6 * smooth_field(rng, size, 14), 0.1, None)
 
 
