@@ -239,7 +239,7 @@ def check_classes(classes: Sequence[str]) -> list[str]:
 
 
 class SyntheticAurora(Dataset):
-    """``per_class`` synthetic frames of each class, drawn on demand (about 5 ms each).
+    """``per_class`` synthetic frames of each class, drawn on demand (a few ms each).
 
     Items are ``(PIL RGB image or transform(image), label)``; labels index ``classes``
     in the order given. Item ``i`` is frame ``i % per_class`` of class ``i // per_class``.
