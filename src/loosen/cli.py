@@ -17,6 +17,9 @@ from .errors import LoosenError
 COMMANDS: dict[str, str] = {
     'bench': 'loosen.bench.cli',
     'data': 'loosen.data.cli',
+    'train': 'loosen.engine.cli',  # one module, several subcommands: train, test, predict...
+    'test': 'loosen.engine.cli',
+    'predict': 'loosen.engine.cli',
 }
 
 
@@ -26,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog='loosen', description='Loosen Attention for vision models: train, test, compare.')
     parser.add_argument('--version', action='version', version=f'loosen {__version__}')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
-    for module in COMMANDS.values():
+    for module in dict.fromkeys(COMMANDS.values()):  # each module once
         importlib.import_module(module).add_parser(commands)
     return parser
 

@@ -1,0 +1,149 @@
+"""Checkpoints: written atomically, read as data only.
+
+A checkpoint is a dict of tensors and plain containers: model name, constructor
+options, config, class names, data config, epoch, model / optimizer / scheduler / EMA
+state and RNG states. It is read with ``torch.load(..., weights_only=True)``, so a file
+that tries to run code while unpickling is refused, not executed. It is written to a
+temporary file beside the target and renamed over it, so a run killed mid-write leaves
+the previous checkpoint whole. ``export_weights`` writes the bare weights as safetensors,
+with the model name, classes and data config in its metadata, for sharing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import random
+import tempfile
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from ..errors import LoosenError
+
+FORMAT = 'loosen-checkpoint'
+VERSION = 1
+_UNREADABLE = (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, SafetensorError)
+
+
+def _atomic(path: Path, write: Callable[[str], None]) -> Path:
+    """Run ``write(temp_path)`` and rename the result over ``path``; on failure nothing
+    is left behind and the old ``path`` stays as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    os.close(fd)
+    try:
+        write(temp)
+        with open(temp, 'rb') as f:
+            os.fsync(f.fileno())
+        os.chmod(temp, 0o644)  # mkstemp makes it private; a checkpoint is for sharing
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
+    return path
+
+
+def save_checkpoint(payload: Mapping[str, Any], path: str | Path) -> Path:
+    """Write ``payload`` (tensors and plain containers) to ``path`` atomically."""
+    return _atomic(Path(path), lambda temp: torch.save(
+        {'format': FORMAT, 'version': VERSION, **payload}, temp))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint of ``loosen train`` (``.pth``) or weights of ``--export-weights``
+    (``.safetensors``) as data. Anything else is a one-line LoosenError."""
+    path = Path(path)
+    if not path.is_file():
+        raise LoosenError(f'checkpoint {path} does not exist; give the best.pth or last.pth '
+                          'that loosen train wrote')
+    if path.suffix == '.safetensors':
+        return _load_exported(path)
+    try:
+        found = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as error:
+        reason = str(error).splitlines()[0]
+        raise LoosenError(
+            f'refused to load {path}: it holds more than tensors and plain containers (a '
+            f'pickle that could run code: {reason}); load only checkpoints loosen wrote, or '
+            'bare weights as .safetensors') from None
+    except _UNREADABLE as error:
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        raise LoosenError(f'{path} is not a readable checkpoint (truncated or corrupt: '
+                          f'{reason}); use another copy or train again') from None
+    if not isinstance(found, dict) or found.get('format') != FORMAT:
+        raise LoosenError(f'{path} is not a loosen checkpoint (a bare state dict?); give a '
+                          'checkpoint of loosen train, or export weights with --export-weights')
+    return found
+
+
+def eval_state(checkpoint: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """The weights to evaluate: the EMA's when the run kept one."""
+    return checkpoint.get('ema') or checkpoint['state_dict']
+
+
+def check_model(checkpoint: Mapping[str, Any], model: str | None, path: str | Path) -> None:
+    """A LoosenError when ``checkpoint`` holds another model than ``model``."""
+    if model is not None and checkpoint['model'] != model:
+        raise LoosenError(f'{path} holds a {checkpoint["model"]} model, not {model}; give '
+                          f'--model {checkpoint["model"]} or a checkpoint of {model}')
+
+
+def check_classes(checkpoint: Mapping[str, Any], classes: list[str], path: str | Path) -> None:
+    """A LoosenError when the data's classes are not the ones ``checkpoint`` was trained on."""
+    if list(checkpoint['classes']) != list(classes):
+        raise LoosenError(f'{path} was trained on classes {", ".join(checkpoint["classes"])} '
+                          f'but the data has {", ".join(classes)}; use data with the same '
+                          'class folders, or a checkpoint trained on these')
+
+
+def rng_state() -> dict[str, Any]:
+    """torch, numpy and Python RNG states as tensors and plain containers."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {'torch': torch.get_rng_state(),
+            'numpy': {'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos),
+                      'has_gauss': int(has_gauss), 'gauss': float(gauss)},
+            'python': {'version': version, 'internal': list(internal), 'gauss': gauss_next}}
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what ``rng_state`` returned."""
+    torch.set_rng_state(state['torch'])
+    npy = state['numpy']
+    np.random.set_state(('MT19937', npy['keys'].numpy().astype(np.uint32), npy['pos'],
+                         npy['has_gauss'], npy['gauss']))
+    py = state['python']
+    random.setstate((py['version'], tuple(py['internal']), py['gauss']))
+
+
+def export_weights(checkpoint: Mapping[str, Any], path: str | Path) -> Path:
+    """The evaluated weights of ``checkpoint`` as safetensors, self-describing: model name,
+    constructor options, classes and data config in the metadata."""
+    tensors = {k: v.detach().contiguous().clone() for k, v in eval_state(checkpoint).items()}
+    meta = {'format': FORMAT, 'model': checkpoint['model'],
+            **{key: json.dumps(checkpoint[key])
+               for key in ('model_kwargs', 'classes', 'data_config')}}
+    return _atomic(Path(path), lambda temp: save_file(tensors, temp, metadata=meta))
+
+
+def _load_exported(path: Path) -> dict[str, Any]:
+    try:
+        with safe_open(str(path), framework='pt') as f:
+            meta = f.metadata() or {}
+            state = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
+    except _UNREADABLE as error:
+        raise LoosenError(f'{path} is not readable safetensors ({error}); use another copy') \
+            from None
+    if meta.get('format') != FORMAT:
+        raise LoosenError(f'{path} has no loosen metadata (model name and classes); export '
+                          'weights with loosen train --export-weights')
+    return {'model': meta['model'], 'state_dict': state,
+            **{key: json.loads(meta[key]) for key in ('model_kwargs', 'classes', 'data_config')}}

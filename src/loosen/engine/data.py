@@ -1,0 +1,216 @@
+"""Datasets, transforms, samplers and loaders of the engine.
+
+Data is an image folder (``data_root/{train,val,test}/<class>/``, or one folder of class
+folders per split, as the ViT command line gives them) or, when no path is given, the
+built-in synthetic aurora set. Every image is decoded once before anything is written,
+so an unreadable file stops the run at the start with its name, or, with
+``--skip-bad-images``, is left out and counted.
+
+Transforms come from timm (``resolve_data_config`` + ``create_transform``), with
+defaults chosen for all-sky frames: the full circle is kept (``crop_pct=1``), crops
+are mild (60-100 % of the area), both flips are allowed (the sky has no up or down),
+and by default the images are normalised by the training set's own mean and std
+(sky frames are dark: mean about 0.15, std 0.14, far from ImageNet's).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from timm.data import create_transform, resolve_data_config
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from ..data import ImageFolderSplit, SyntheticAurora, find_splits
+from ..data.folder import class_folders
+from ..errors import LoosenError
+from .config import EngineConfig
+
+SYNTHETIC_SEED_OFFSET = {'train': 0, 'val': 1, 'test': 2}  # a different sky for each split
+STATS_IMAGES = 200   # images the normalisation statistics are taken from
+STATS_SIZE = 64      # ... each brought to this size first
+
+
+@dataclass
+class Split:
+    """One split: its dataset, one name per sample (for reports) and where it came from."""
+
+    name: str
+    dataset: Dataset
+    ids: list[str]
+    source: str
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.dataset.classes)
+
+    @property
+    def targets(self) -> list[int]:
+        return list(self.dataset.targets)
+
+
+def synthetic_size(config: EngineConfig) -> int:
+    return config.synthetic_size or config.img_size or 224
+
+
+def _synthetic_split(config: EngineConfig, split: str) -> Split:
+    per_class = config.synthetic_per_class
+    if split != 'train':
+        per_class = max(2, per_class // 4)
+    seed = config.synthetic_seed + SYNTHETIC_SEED_OFFSET[split]
+    dataset = SyntheticAurora(per_class, synthetic_size(config), seed, config.synthetic_classes)
+    ids = [f'synthetic:{split}/{dataset.classes[label]}_{k % per_class:05d}'
+           for k, label in enumerate(dataset.targets)]
+    return Split(split, dataset, ids, f'synthetic aurora (seed {seed}, {per_class} per class)')
+
+
+def split_folder(config: EngineConfig, split: str) -> Path:
+    """The folder of class folders that holds ``split``."""
+    given = {'train': config.train_dir, 'val': config.val_dir, 'test': config.test_dir}[split]
+    if given:
+        return Path(given)
+    if not config.data_root:
+        raise LoosenError(f'no {split} data: give --data-path (a folder with {split}/<class>/) '
+                          'or leave out every data path to use the synthetic set')
+    root = Path(config.data_root)
+    if split == 'test' and root.is_dir() and not find_splits(root) and class_folders(root):
+        return root  # a folder of class folders given as the test set
+    return root / split
+
+
+def test_split(config: EngineConfig) -> str:
+    """The split ``test`` evaluates: ``--split``, else test/, or val/ when a data root has
+    splits but no test/."""
+    if config.split:
+        return config.split
+    if config.data == 'folder' and config.data_root and not config.test_dir:
+        splits = find_splits(config.data_root) if Path(config.data_root).is_dir() else []
+        if splits and 'test' not in splits:
+            return 'val'
+    return 'test'
+
+
+def open_split(config: EngineConfig, split: str, classes: list[str] | None = None) -> Split:
+    """``split`` of the configured data, untransformed. ``classes`` (the training split's)
+    fixes the labels; every image is decoded once here (see the module notes)."""
+    if config.data == 'synthetic':
+        return _synthetic_split(config, split)
+    folder = split_folder(config, split)
+    if config.data_root and not Path(config.data_root).is_dir():
+        raise LoosenError(f'data folder {config.data_root} does not exist; give a folder with '
+                          'train/<class>/ and val/<class>/ images')
+    if not folder.is_dir():
+        raise LoosenError(f'{split} folder {folder} does not exist; give a folder with '
+                          f'{split}/<class>/ images (or one folder of class folders)')
+    dataset = ImageFolderSplit(folder.parent, folder.name, classes=classes, skip_bad=True)
+    if dataset.skipped and not config.skip_bad_images:
+        raise LoosenError(f'{dataset.bad[0][1]} [{dataset.skipped} unreadable image(s) in '
+                          f'{folder}; --skip-bad-images leaves them out]')
+    ids = [path for path, _ in dataset.samples]
+    source = str(folder) + (f' ({dataset.skipped} unreadable images skipped)'
+                            if dataset.skipped else '')
+    return Split(split, dataset, ids, source)
+
+
+def check_num_classes(config: EngineConfig, classes: list[str]) -> None:
+    if config.num_classes is not None and config.num_classes != len(classes):
+        raise LoosenError(f'--num_classes {config.num_classes} but the data has {len(classes)} '
+                          f'classes ({", ".join(classes)}); drop --num_classes or fix the '
+                          'class folders')
+
+
+def normalisation(dataset: Dataset) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of up to ``STATS_IMAGES`` evenly spaced training images."""
+    picks = np.linspace(0, len(dataset) - 1, min(len(dataset), STATS_IMAGES)).round()
+    transform, dataset.transform = dataset.transform, None
+    try:
+        pixels = np.stack([
+            np.asarray(dataset[int(i)][0].resize((STATS_SIZE, STATS_SIZE)), np.float64) / 255
+            for i in np.unique(picks)])  # (N, S, S, 3)
+    finally:
+        dataset.transform = transform
+    mean, std = pixels.mean((0, 1, 2)), pixels.std((0, 1, 2))
+    return tuple(round(float(m), 4) for m in mean), tuple(round(float(max(s, 1e-3)), 4)
+                                                          for s in std)
+
+
+def data_config(config: EngineConfig, model: nn.Module,
+                stats: tuple[tuple[float, ...], tuple[float, ...]] | None) -> dict[str, Any]:
+    """timm's data config for ``model``, with the image size, crop and normalisation of
+    ``config`` (``stats``: the training set's mean and std, used when ``norm='dataset'``)."""
+    args: dict[str, Any] = {'crop_pct': config.crop_pct}
+    if config.img_size:
+        args['input_size'] = (3, config.img_size, config.img_size)
+    if config.norm == 'dataset' and stats is not None:
+        args['mean'], args['std'] = stats
+    resolved = resolve_data_config(args, model=model)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()}
+
+
+def make_transform(data_cfg: dict[str, Any], config: EngineConfig | None,
+                   training: bool) -> Callable:
+    """timm's eval transform for ``data_cfg``, or its training transform with the
+    augmentation options of ``config``."""
+    common = dict(input_size=tuple(data_cfg['input_size']), mean=tuple(data_cfg['mean']),
+                  std=tuple(data_cfg['std']), interpolation=data_cfg['interpolation'],
+                  crop_pct=data_cfg['crop_pct'], crop_mode=data_cfg.get('crop_mode'))
+    if not training:
+        return create_transform(**common)
+    return create_transform(**common, is_training=True, scale=tuple(config.scale),
+                            hflip=config.hflip, vflip=config.vflip,
+                            color_jitter=config.color_jitter, auto_augment=config.auto_augment,
+                            re_prob=config.reprob)
+
+
+def class_weights(targets: list[int], num_classes: int) -> torch.Tensor:
+    """``N / (K * count)`` per class: every class weighs the same in the loss in total."""
+    counts = np.bincount(targets, minlength=num_classes).astype(np.float64)
+    return torch.tensor(len(targets) / (num_classes * np.maximum(counts, 1)), dtype=torch.float)
+
+
+class BalancedSampler(Sampler[int]):
+    """Draws with replacement, every class equally likely. The draw of an epoch depends on
+    ``seed`` and the epoch only, and is the same on every rank; each rank takes every
+    ``num_replicas``-th index of it, as ``DistributedSampler`` does."""
+
+    def __init__(self, targets: list[int], num_replicas: int = 1, rank: int = 0,
+                 seed: int = 0) -> None:
+        counts = np.bincount(targets)
+        self.weights = torch.tensor(1.0 / counts[targets], dtype=torch.double)
+        self.num_replicas, self.rank, self.seed, self.epoch = num_replicas, rank, seed, 0
+        self.num_samples = math.ceil(len(targets) / num_replicas)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        draw = torch.multinomial(self.weights, self.num_samples * self.num_replicas,
+                                 replacement=True, generator=generator)
+        return iter(draw[self.rank::self.num_replicas].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+def make_sampler(split: Split, config: EngineConfig, training: bool, num_replicas: int,
+                 rank: int) -> Sampler[int]:
+    """Shuffled (training) or in-order shards of ``split`` for this rank."""
+    if training and config.balance == 'sampler':
+        return BalancedSampler(split.targets, num_replicas, rank, config.seed)
+    return DistributedSampler(split.dataset, num_replicas, rank, shuffle=training,
+                              seed=config.seed)
+
+
+def make_loader(dataset: Dataset, batch_size: int, sampler: Sampler[int], num_workers: int,
+                training: bool, pin_memory: bool = False) -> DataLoader:
+    """Batches of ``dataset`` in ``sampler``'s order. Training drops the last short batch
+    (batch norm and mixup need full ones); its generator is reseeded every epoch."""
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                      drop_last=training, pin_memory=pin_memory,
+                      generator=torch.Generator() if training else None)

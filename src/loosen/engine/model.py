@@ -1,0 +1,71 @@
+"""The model a config names: its registered name, the constructor options it takes, and notes
+for the options it does not.
+
+The seed's command lines carry architecture flags (``--patch-size``, ``--embed-dim``,
+``--drop-path``...) that only some models have. A flag a model's constructor does not
+take is dropped with a one-line note, so every seed command line runs with every model.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from torch import nn
+
+from ..errors import LoosenError
+from ..timm_plugins import create_model, get_arch, parse_model_name
+from .config import EngineConfig
+
+# config field -> the constructor argument timm models use for it
+CONFIG_KWARGS = {'dropout': 'drop_rate', 'drop_path': 'drop_path_rate', 'img_size': 'img_size'}
+# kwargs with a meaning fixed elsewhere: the data decides them
+FIXED_KWARGS = {'num_classes', 'in_chans'}
+
+
+def constructor_args(cls: type) -> set[str]:
+    """Keyword arguments ``cls(...)`` accepts, following ``**kwargs`` up its base classes."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass in (nn.Module, object):
+            break
+        params = inspect.signature(klass.__init__).parameters.values()
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return names - {'self'}
+
+
+def model_kwargs(config: EngineConfig) -> tuple[dict[str, Any], list[str]]:
+    """Constructor options for ``config.model`` from ``model_kwargs`` and the dropout, drop-path
+    and image-size flags, and a note for each option the model does not take."""
+    arch, _ = parse_model_name(config.model)
+    accepted = constructor_args(get_arch(arch).model_cls)
+    wanted = dict(config.model_kwargs)
+    in_chans = wanted.pop('in_chans', 3)
+    if in_chans != 3:
+        raise LoosenError(f'--in-channels {in_chans}: images are read as RGB (grayscale copied '
+                          'into three channels); use --in-channels 3')
+    for key, kwarg in CONFIG_KWARGS.items():
+        if getattr(config, key) is not None and kwarg not in wanted:
+            wanted[kwarg] = getattr(config, key)
+    kwargs, notes = {}, []
+    for name, value in wanted.items():
+        if name in accepted and name not in FIXED_KWARGS:
+            kwargs[name] = value
+        elif name != 'img_size':  # only ViTs size their position table; others need nothing
+            notes.append(f'{config.model} has no option {name!r} (={value}); ignored')
+    return kwargs, notes
+
+
+def build_model(name: str, num_classes: int, kwargs: dict[str, Any],
+                pretrained: str | None = None) -> nn.Module:
+    """Model ``name`` (a registered name) with ``num_classes`` outputs and constructor
+    options ``kwargs`` (from ``model_kwargs``)."""
+    arch, attention = parse_model_name(name)
+    try:
+        return create_model(arch, attention, num_classes=num_classes, pretrained=pretrained,
+                            **kwargs)
+    except (TypeError, AssertionError) as error:
+        reason = ' '.join(str(error).split())
+        raise LoosenError(f'cannot build {name} with {kwargs} ({reason}); change the '
+                          'architecture flags') from error
