@@ -133,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
     missing = [a for a in wanted if a not in known]
     attentions = [a for a in wanted if a in known]
     notes = [f'Not registered, skipped: {", ".join(missing)}.'] if missing else []
+    if args.threads:
+        torch.set_num_threads(args.threads)
     keep_freed_memory()
     rows: list[Cost] = []
     for arch in archs:
@@ -163,5 +165,7 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
     p.add_argument('--rounds', type=int, default=5, help='interleaved rounds (default: 5)')
     p.add_argument('--budget', type=float, default=60.0,
                    help='seconds a slow model may take in all, per batch size (default: 60)')
+    p.add_argument('--threads', type=int, default=0,
+                   help='torch threads (default: all); 1 is steadier on a busy machine')
     p.add_argument('--out', type=Path, help='write cost.md and cost.csv here')
     p.set_defaults(run=run)
