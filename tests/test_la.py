@@ -266,3 +266,15 @@ def test_non_4d_input_is_a_clear_error(bad):
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LA(**kwargs)
+
+
+@pytest.mark.parametrize('recompute', [True, False])
+def test_output_may_be_modified_in_place(recompute):
+    # timm's residual blocks add their shortcut to the attention output in place
+    la = randomize(LA(heads=4, recompute=recompute))
+    x = torch.randn(2, 8, 6, 6, requires_grad=True)
+    y = la(x)
+    y += 1.0
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    (expected,) = torch.autograd.grad((la_loops(la, x) + 1.0).sum(), x)
+    torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-5)

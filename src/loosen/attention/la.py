@@ -187,13 +187,24 @@ class LA(nn.Module):
         """The gate S in (0, 1) per head at full resolution: (B, heads, H, W)."""
         return self.refine(self.mix(self.volumes(x)), [x.shape[2], x.shape[3]])
 
-    def enhance(self, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-        """Enhanced fusion ``x * S + x``: each head's map scales all channels of its group."""
+    def enhance(self, x: torch.Tensor, gate: torch.Tensor,
+                out: torch.Tensor | None = None) -> torch.Tensor:
+        """Enhanced fusion ``x * S + x``: each head's map scales all channels of its group.
+
+        With ``out`` (a tensor like x; no autograd) the result is written there.
+        """
         b, c, h, w = x.shape
         groups = x.reshape(b, self.heads, c // self.heads, h, w)
         gate = gate.unsqueeze(2)  # (B, heads, 1, H, W)
-        out = torch.addcmul(groups, groups, gate) if self.residual else groups * gate
-        return out.reshape(b, c, h, w)
+        if out is None:
+            y = torch.addcmul(groups, groups, gate) if self.residual else groups * gate
+            return y.reshape(b, c, h, w)
+        target = out.view(groups.shape)
+        if self.residual:
+            torch.addcmul(groups, groups, gate, out=target)
+        else:
+            torch.mul(groups, gate, out=target)
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_tracing():  # a traced graph keeps no Python checks
@@ -268,7 +279,9 @@ class _RecomputedLA(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, la: LA, *params: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             stats = la.volumes(x)
-            out = la.enhance(x, la.refine(la.mix(stats), [x.shape[2], x.shape[3]]))
+            gate = la.refine(la.mix(stats), [x.shape[2], x.shape[3]])
+            # a fresh tensor, not a view: blocks may add their shortcut to it in place
+            out = la.enhance(x, gate, out=torch.empty_like(x))
         ctx.la = la
         ctx.save_for_backward(x, stats)
         return out
