@@ -42,15 +42,16 @@ def tiles_exactly(h: int, w: int, window: int) -> bool:
     return h % window == 0 and w % window == 0
 
 
-def cell_reduce(t: torch.Tensor, window: int, use_max: bool) -> torch.Tensor:
+def cell_reduce(t: torch.Tensor, window: int, use_max: bool, exact: bool) -> torch.Tensor:
     """Sum or max of (..., H, W) over window x window cells -> (..., ceil(H/w), ceil(W/w)).
 
-    Edge cells are padded (0 for sums, -inf for max) so they keep what they have.
+    Edge cells are padded (0 for sums, -inf for max) so they keep what they have;
+    ``exact`` (from ``tiles_exactly``) skips the padding where no cell is cut.
     Strided slices combined elementwise are an order of magnitude faster on the CPU
     than ``max_pool2d`` and ``avg_pool2d`` for the small windows LA uses.
     """
     h, w = t.shape[-2], t.shape[-1]
-    if not tiles_exactly(h, w, window):
+    if not exact:
         fill = float('-inf') if use_max else 0.0
         t = F.pad(t, (0, (window - w % window) % window, 0, (window - h % window) % window),
                   value=fill)
@@ -68,11 +69,11 @@ def cell_expand(t: torch.Tensor, window: int, h: int, w: int) -> torch.Tensor:
     return t.repeat_interleave(window, -2).repeat_interleave(window, -1)[..., :h, :w]
 
 
-def cell_sizes(h: int, w: int, window: int, like: torch.Tensor) -> torch.Tensor:
+def cell_sizes(h: int, w: int, window: int, like: torch.Tensor, exact: bool) -> torch.Tensor:
     """Pixels per cell, (1, 1, Hc, Wc): window**2 except in the cut edge cells."""
-    if tiles_exactly(h, w, window):
+    if exact:
         return like.new_full((1, 1, 1, 1), float(window * window))
-    return cell_reduce(like.new_ones(1, 1, h, w), window, False)
+    return cell_reduce(like.new_ones(1, 1, h, w), window, False, exact)
 
 
 @register_attention(
@@ -141,18 +142,18 @@ class LA(nn.Module):
         b, c, h, w = x.shape
         per_head = c // self.heads
         groups = x.reshape(b, self.heads, per_head, h * w)
+        exact = tiles_exactly(h, w, self.window)
         stats: list[torch.Tensor] = []
         if self.pool != 'max':
             # one BLAS pass over x averages each group's channels (and, when the cells
             # tile the map, their pixels: the scale folds in window**2)
-            exact = tiles_exactly(h, w, self.window)
             scale = 1.0 / (per_head * self.window * self.window if exact else per_head)
             means = torch.matmul(x.new_full((1, per_head), scale), groups)
-            means = cell_reduce(means.reshape(b, self.heads, h, w), self.window, False)
-            stats.append(means if exact else means / cell_sizes(h, w, self.window, x))
+            means = cell_reduce(means.reshape(b, self.heads, h, w), self.window, False, exact)
+            stats.append(means if exact else means / cell_sizes(h, w, self.window, x, exact))
         if self.pool != 'avg':
             maxes = groups.amax(2).reshape(b, self.heads, h, w)
-            stats.append(cell_reduce(maxes, self.window, True))
+            stats.append(cell_reduce(maxes, self.window, True, exact))
         heads_last = torch.stack([s.permute(0, 2, 3, 1) for s in stats], 0)
         return heads_last.permute(0, 1, 4, 2, 3)
 
@@ -165,15 +166,16 @@ class LA(nn.Module):
         W2 fuse(a, m) + (sum of fuse weights) * b2 + fuse bias, exactly.
         """
         p, b, heads, hc, wc = stats.shape
-        b1, b2, bf = self.mlp[0].bias, self.mlp[2].bias, self.fuse.bias
+        first, second = self.mlp[0], self.mlp[2]
+        b1, b2, bf = first.bias, second.bias, self.fuse.bias
         assert b1 is not None and b2 is not None and bf is not None  # for TorchScript
-        flat = stats.permute(0, 1, 3, 4, 2).reshape(p, b * hc * wc, heads)  # a view
-        hidden = F.relu(F.linear(flat, self.mlp[0].weight.flatten(1), b1), inplace=True)
+        flat = stats.permute(0, 1, 3, 4, 2).reshape(-1, heads)  # (P*B*Hc*Wc, heads), a view
+        hidden = torch.addmm(b1, flat, first.weight.flatten(1).t()).relu_()
         fuse = self.fuse.weight.flatten()  # (P,)
-        blended = torch.tensordot(fuse, hidden, 1).reshape(b, hc * wc, -1)  # (B, L, hidden)
-        w2 = self.mlp[2].weight.flatten(1)  # (heads, hidden)
+        blended = torch.mm(fuse[None], hidden.view(p, -1)).view(b, hc * wc, -1)  # (B, L, hidden)
         bias = torch.addcmul(bf, b2, fuse.sum())  # (heads,)
-        logits = torch.baddbmm(bias[:, None], w2.expand(b, -1, -1), blended.transpose(1, 2))
+        w2 = second.weight.flatten(1).expand(b, -1, -1)  # (B, heads, hidden)
+        logits = torch.baddbmm(bias[:, None], w2, blended.transpose(1, 2))
         return logits.reshape(b, heads, hc, wc)
 
     def refine(self, logits: torch.Tensor, size: list[int]) -> torch.Tensor:
@@ -234,7 +236,8 @@ class LA(nn.Module):
         return _RecomputedLA.apply(x, self, *self.parameters())
 
 
-def first_peak_pixels(maxes: torch.Tensor, peaks: torch.Tensor, window: int) -> torch.Tensor:
+def first_peak_pixels(maxes: torch.Tensor, peaks: torch.Tensor, window: int,
+                      exact: bool) -> torch.Tensor:
     """Flat pixel index (into H*W) of the first pixel of each cell that holds its peak.
 
     ``maxes`` is the per-pixel channel max (B, heads, H, W), ``peaks`` the cell max
@@ -243,7 +246,7 @@ def first_peak_pixels(maxes: torch.Tensor, peaks: torch.Tensor, window: int) -> 
     """
     h, w = maxes.shape[-2], maxes.shape[-1]
     hc, wc = peaks.shape[-2], peaks.shape[-1]
-    if not tiles_exactly(h, w, window):
+    if not exact:
         maxes = F.pad(maxes, (0, wc * window - w, 0, hc * window - h), value=float('-inf'))
     row = torch.zeros_like(peaks, dtype=torch.long)
     col = torch.zeros_like(row)
@@ -257,14 +260,14 @@ def first_peak_pixels(maxes: torch.Tensor, peaks: torch.Tensor, window: int) -> 
 
 
 def route_max_grad(groups: torch.Tensor, peaks: torch.Tensor, grad: torch.Tensor, window: int,
-                   out: torch.Tensor) -> None:
+                   exact: bool, out: torch.Tensor) -> None:
     """Add each volume's max gradient to ``out`` (B, heads, C/heads, H, W) at its arg-max.
 
     The gradient goes to the first pixel of the cell that holds the peak, as in
     ``max_pool2d``, shared evenly among the channels tied at that pixel.
     """
     b, heads, per_head, h, w = groups.shape
-    pixels = first_peak_pixels(groups.amax(2), peaks, window)  # (B, heads, L)
+    pixels = first_peak_pixels(groups.amax(2), peaks, window, exact)  # (B, heads, L)
     index = pixels.unsqueeze(2).expand(b, heads, per_head, pixels.shape[-1])
     values = groups.reshape(b, heads, per_head, h * w).gather(3, index)
     hits = values == peaks.flatten(-2).unsqueeze(2)
@@ -314,10 +317,11 @@ def _volumes_backward(la: LA, groups: torch.Tensor, grads: torch.Tensor, gate: t
     """The input gradient, (B, heads, C/heads, H, W): the gate's direct part, the mean's
     even spread over each volume (both in one pass), then the max's at its arg-max."""
     per_head, h, w = groups.shape[2:]
+    exact = tiles_exactly(h, w, la.window)
     scale = (gate + 1.0 if la.residual else gate).unsqueeze(2)
     k = 0
     if la.pool != 'max':
-        sizes = cell_sizes(h, w, la.window, groups) * per_head
+        sizes = cell_sizes(h, w, la.window, groups, exact) * per_head
         spread = cell_expand(grad_stats[0] / sizes, la.window, h, w).unsqueeze(2)
         out = torch.addcmul(spread, grads, scale)
         k = 1
@@ -325,5 +329,5 @@ def _volumes_backward(la: LA, groups: torch.Tensor, grads: torch.Tensor, gate: t
         out = grads * scale
     if la.pool != 'avg':
         out = out.contiguous()  # scattered into in place through a flat view
-        route_max_grad(groups, stats[k], grad_stats[k], la.window, out)
+        route_max_grad(groups, stats[k], grad_stats[k], la.window, exact, out)
     return out
