@@ -69,7 +69,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         found = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as error:
-        reason = str(error).splitlines()[0]
+        reason = _unpickling_reason(str(error))
+        if 'GLOBAL' not in reason:
+            raise LoosenError(f'{path} is not a readable checkpoint (truncated or corrupt: '
+                              f'{reason}); use another copy or train again') from None
         raise LoosenError(
             f'refused to load {path}: it holds more than tensors and plain containers (a '
             f'pickle that could run code: {reason}); load only checkpoints loosen wrote, or '
@@ -82,6 +85,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise LoosenError(f'{path} is not a loosen checkpoint (a bare state dict?); give a '
                           'checkpoint of loosen train, or export weights with --export-weights')
     return found
+
+
+def _unpickling_reason(message: str) -> str:
+    """The line of torch's weights-only error that says what was found."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    found = [line for line in lines[1:]
+             if not line.startswith(('Please file an issue', 'Check the documentation'))]
+    return (found or lines or ['unpickling failed'])[0]
 
 
 def eval_state(checkpoint: Mapping[str, Any]) -> dict[str, torch.Tensor]:

@@ -60,8 +60,9 @@ class EngineConfig:
     color_jitter: float = 0.2
     auto_augment: str | None = None
     reprob: float = 0.0
-    balance: str = 'none'                       # 'weights' (loss) or 'sampler' (draws)
+    balance: str = 'weights'                    # class weights in the loss; 'sampler'; 'none'
     skip_bad_images: bool = False
+    cache_mb: int = 2048                        # decoded images kept in memory up to this
     num_workers: int = 1
 
     # optimisation
@@ -119,9 +120,6 @@ class EngineConfig:
         for name in ('epochs', 'batch_size', 'synthetic_per_class', 'top_k'):
             if getattr(self, name) < 1:
                 raise LoosenError(f'--{name.replace("_", "-")} must be at least 1')
-        if self.mixing and self.balance == 'weights':
-            raise LoosenError('--balance weights weighs hard labels, but --mixup/--cutmix mix '
-                              'them; use --balance sampler with mixing')
         if self.mixing and self.batch_size % 2:
             raise LoosenError(f'--mixup/--cutmix pair images within a batch; make --batch-size '
                               f'even (not {self.batch_size})')

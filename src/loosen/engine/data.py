@@ -4,7 +4,11 @@ Data is an image folder (``data_root/{train,val,test}/<class>/``, or one folder 
 folders per split, as the ViT command line gives them) or, when no path is given, the
 built-in synthetic aurora set. Every image is decoded once before anything is written,
 so an unreadable file stops the run at the start with its name, or, with
-``--skip-bad-images``, is left out and counted.
+``--skip-bad-images``, is left out and counted. Decoding brings each image down to
+``decode_side`` pixels (shorter side; enough that the largest training crop is not
+upsampled) and, when the split fits in ``--cache-mb``, keeps it in memory: a small
+set is decoded once per run instead of once per epoch. Test and predict decode the
+same way, from the checkpoint's data config.
 
 Transforms come from timm (``resolve_data_config`` + ``create_transform``), with
 defaults chosen for all-sky frames: the full circle is kept (``crop_pct=1``), crops
@@ -15,13 +19,14 @@ and by default the images are normalised by the training set's own mean and std
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from timm.data import create_transform, resolve_data_config
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
@@ -29,6 +34,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from ..data import ImageFolderSplit, SyntheticAurora, find_splits
 from ..data.folder import class_folders
 from ..errors import LoosenError
+from ..timm_plugins import get_arch, parse_model_name
 from .config import EngineConfig
 
 SYNTHETIC_SEED_OFFSET = {'train': 0, 'val': 1, 'test': 2}  # a different sky for each split
@@ -36,29 +42,113 @@ STATS_IMAGES = 200   # images the normalisation statistics are taken from
 STATS_SIZE = 64      # ... each brought to this size first
 
 
+def decode_side(img_size: int, scale: Sequence[float]) -> int:
+    """The shorter side images are decoded to: the smallest training crop (``scale[0]`` of
+    the area) still has ``img_size`` pixels across."""
+    return math.ceil(img_size / math.sqrt(max(min(scale), 0.05)))
+
+
+def shrink(image: Image.Image, side: int) -> Image.Image:
+    """``image`` with its shorter side brought down to ``side`` (never up), kept as 8-bit
+    grayscale when its three channels are equal (a third of the memory)."""
+    if min(image.size) > side:
+        w, h = image.size
+        ratio = side / min(w, h)
+        image = image.resize((max(side, round(w * ratio)), max(side, round(h * ratio))),
+                             Image.BICUBIC, reducing_gap=3.0)
+    r, g, b = image.split()
+    return r if r.tobytes() == g.tobytes() == b.tobytes() else image
+
+
+class Decoded(Dataset):
+    """The images of ``base`` (items ``(PIL image, label)``), checked and shrunk once.
+
+    Unreadable images raise their LoosenError, or with ``skip_bad`` are left out
+    (``bad`` lists (id, problem)). While the shrunk images fit in ``budget`` bytes they are
+    kept (``cached``); past it they are dropped and decoded again on every access.
+    Items are ``(transform(RGB image), label)``.
+    """
+
+    def __init__(self, base: Dataset, ids: list[str], side: int, budget: int,
+                 skip_bad: bool) -> None:
+        self.base, self.side, self.transform = base, side, None
+        self.classes = list(base.classes)
+        self.keep: list[int] = []
+        self.bad: list[tuple[str, str]] = []
+        images: list[Image.Image] | None = []
+        used = 0
+        for index in range(len(base)):
+            try:
+                image = shrink(base[index][0], side)
+            except LoosenError as error:
+                if not skip_bad:
+                    raise
+                self.bad.append((ids[index], str(error)))
+                continue
+            self.keep.append(index)
+            if images is not None:
+                used += len(image.getbands()) * image.size[0] * image.size[1]
+                if used <= budget:
+                    images.append(image)
+                else:
+                    images = None
+        if not self.keep:
+            raise LoosenError(f'no readable images among {len(base)}; first problem: '
+                              f'{self.bad[0][1]}')
+        self.images = images
+        self.targets = [base.targets[i] for i in self.keep]
+        self.ids = [ids[i] for i in self.keep]
+
+    @property
+    def cached(self) -> bool:
+        return self.images is not None
+
+    def __len__(self) -> int:
+        return len(self.keep)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        if self.images is not None:
+            image = self.images[index]
+        else:
+            image = shrink(self.base[self.keep[index]][0], self.side)
+        image = image.convert('RGB')
+        return (self.transform(image) if self.transform else image), self.targets[index]
+
+
 @dataclass
 class Split:
-    """One split: its dataset, one name per sample (for reports) and where it came from."""
+    """One split: its images, one name per image (for reports) and where they came from."""
 
     name: str
-    dataset: Dataset
-    ids: list[str]
+    dataset: Decoded
     source: str
 
     @property
+    def ids(self) -> list[str]:
+        return self.dataset.ids
+
+    @property
     def classes(self) -> list[str]:
-        return list(self.dataset.classes)
+        return self.dataset.classes
 
     @property
     def targets(self) -> list[int]:
-        return list(self.dataset.targets)
+        return self.dataset.targets
+
+
+def default_img_size(config: EngineConfig) -> int:
+    """``--img-size``, else the input size of the model's timm config (224 for all here)."""
+    if config.img_size:
+        return config.img_size
+    arch, _ = parse_model_name(config.model)
+    return int(get_arch(arch).cfg['input_size'][-1])
 
 
 def synthetic_size(config: EngineConfig) -> int:
-    return config.synthetic_size or config.img_size or 224
+    return config.synthetic_size or default_img_size(config)
 
 
-def _synthetic_split(config: EngineConfig, split: str) -> Split:
+def _synthetic_split(config: EngineConfig, split: str) -> tuple[Dataset, list[str], str]:
     per_class = config.synthetic_per_class
     if split != 'train':
         per_class = max(2, per_class // 4)
@@ -66,7 +156,7 @@ def _synthetic_split(config: EngineConfig, split: str) -> Split:
     dataset = SyntheticAurora(per_class, synthetic_size(config), seed, config.synthetic_classes)
     ids = [f'synthetic:{split}/{dataset.classes[label]}_{k % per_class:05d}'
            for k, label in enumerate(dataset.targets)]
-    return Split(split, dataset, ids, f'synthetic aurora (seed {seed}, {per_class} per class)')
+    return dataset, ids, f'synthetic aurora (seed {seed}, {per_class} per class)'
 
 
 def split_folder(config: EngineConfig, split: str) -> Path:
@@ -95,26 +185,28 @@ def test_split(config: EngineConfig) -> str:
     return 'test'
 
 
-def open_split(config: EngineConfig, split: str, classes: list[str] | None = None) -> Split:
-    """``split`` of the configured data, untransformed. ``classes`` (the training split's)
-    fixes the labels; every image is decoded once here (see the module notes)."""
+def open_split(config: EngineConfig, split: str, side: int,
+               classes: list[str] | None = None) -> Split:
+    """``split`` of the configured data, decoded to ``side`` (see the module notes).
+    ``classes`` (the training split's) fixes the labels."""
     if config.data == 'synthetic':
-        return _synthetic_split(config, split)
-    folder = split_folder(config, split)
-    if config.data_root and not Path(config.data_root).is_dir():
-        raise LoosenError(f'data folder {config.data_root} does not exist; give a folder with '
-                          'train/<class>/ and val/<class>/ images')
-    if not folder.is_dir():
-        raise LoosenError(f'{split} folder {folder} does not exist; give a folder with '
-                          f'{split}/<class>/ images (or one folder of class folders)')
-    dataset = ImageFolderSplit(folder.parent, folder.name, classes=classes, skip_bad=True)
-    if dataset.skipped and not config.skip_bad_images:
-        raise LoosenError(f'{dataset.bad[0][1]} [{dataset.skipped} unreadable image(s) in '
-                          f'{folder}; --skip-bad-images leaves them out]')
-    ids = [path for path, _ in dataset.samples]
-    source = str(folder) + (f' ({dataset.skipped} unreadable images skipped)'
-                            if dataset.skipped else '')
-    return Split(split, dataset, ids, source)
+        base, ids, source = _synthetic_split(config, split)
+    else:
+        folder = split_folder(config, split)
+        if config.data_root and not Path(config.data_root).is_dir():
+            raise LoosenError(f'data folder {config.data_root} does not exist; give a folder '
+                              'with train/<class>/ and val/<class>/ images')
+        if not folder.is_dir():
+            raise LoosenError(f'{split} folder {folder} does not exist; give a folder with '
+                              f'{split}/<class>/ images (or one folder of class folders)')
+        base = ImageFolderSplit(folder.parent, folder.name, classes=classes)
+        ids, source = [path for path, _ in base.samples], str(folder)
+    dataset = Decoded(base, ids, side, config.cache_mb * 2**20, config.skip_bad_images)
+    if dataset.bad:
+        source += f' ({len(dataset.bad)} unreadable images skipped, first: {dataset.bad[0][0]})'
+    if not dataset.cached:
+        source += f' (more than --cache-mb {config.cache_mb}: decoded every epoch)'
+    return Split(split, dataset, source)
 
 
 def check_num_classes(config: EngineConfig, classes: list[str]) -> None:
@@ -139,17 +231,18 @@ def normalisation(dataset: Dataset) -> tuple[tuple[float, ...], tuple[float, ...
                                                           for s in std)
 
 
-def data_config(config: EngineConfig, model: nn.Module,
+def data_config(config: EngineConfig, model: nn.Module, side: int,
                 stats: tuple[tuple[float, ...], tuple[float, ...]] | None) -> dict[str, Any]:
     """timm's data config for ``model``, with the image size, crop and normalisation of
-    ``config`` (``stats``: the training set's mean and std, used when ``norm='dataset'``)."""
-    args: dict[str, Any] = {'crop_pct': config.crop_pct}
-    if config.img_size:
-        args['input_size'] = (3, config.img_size, config.img_size)
+    ``config`` (``stats``: the training set's mean and std, used when ``norm='dataset'``)
+    and the ``decode_side`` images were shrunk to."""
+    size = default_img_size(config)
+    args: dict[str, Any] = {'crop_pct': config.crop_pct, 'input_size': (3, size, size)}
     if config.norm == 'dataset' and stats is not None:
         args['mean'], args['std'] = stats
     resolved = resolve_data_config(args, model=model)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()}
+    return {**{k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()},
+            'decode_side': side}
 
 
 def make_transform(data_cfg: dict[str, Any], config: EngineConfig | None,

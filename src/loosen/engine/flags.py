@@ -98,6 +98,8 @@ def add_data_flags(parser: argparse.ArgumentParser, command: str) -> None:
     group.add_argument('--skip-bad-images', '--skip-bad', dest='skip_bad_images',
                        action='store_true', help='leave unreadable images out (and count '
                                                  'them) instead of stopping')
+    group.add_argument('--cache-mb', type=int, help='keep decoded images in memory up to '
+                                                    'this many MB (0: decode every epoch)')
     group.add_argument('--synthetic-per-class', type=int,
                        help='synthetic training frames per class (val and test: a quarter)')
     group.add_argument('--synthetic-seed', type=int)

@@ -17,7 +17,7 @@ from ..data.folder import is_image_file
 from ..errors import LoosenError
 from .checkpoint import load_checkpoint
 from .config import EngineConfig
-from .data import make_transform
+from .data import make_transform, shrink
 from .evaluate import infer
 from .report import write_rows
 from .runtime import setup_runtime
@@ -42,19 +42,22 @@ def find_images(paths: Sequence[str | Path]) -> list[Path]:
 
 class ImageFiles(Dataset):
     """Items ``(transform(image), 0)``, or ``(zeros, 1)`` for a file that cannot be read,
-    so one bad file does not kill a loader worker; ``problem(i)`` says what is wrong."""
+    so one bad file does not kill a loader worker; ``problem(i)`` says what is wrong.
+    Images are decoded as in training: shrunk to ``side``, then transformed."""
 
-    def __init__(self, files: list[Path], transform: Callable, shape: Sequence[int]) -> None:
-        self.files, self.transform, self.shape = files, transform, tuple(shape)
+    def __init__(self, files: list[Path], transform: Callable, shape: Sequence[int],
+                 side: int) -> None:
+        self.files, self.transform, self.shape, self.side = files, transform, tuple(shape), side
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         try:
-            return self.transform(open_image(self.files[index])), 0
+            image = shrink(open_image(self.files[index]), self.side)
         except LoosenError:
             return torch.zeros(self.shape), 1
+        return self.transform(image.convert('RGB')), 0
 
     def problem(self, index: int) -> str:
         try:
@@ -82,7 +85,7 @@ def predict(config: EngineConfig, paths: Sequence[str | Path], output: str | Pat
         model = restore_model(checkpoint, config.checkpoint, runtime)
         data_cfg = checkpoint['data_config']
         dataset = ImageFiles(files, make_transform(data_cfg, None, training=False),
-                             data_cfg['input_size'])
+                             data_cfg['input_size'], data_cfg['decode_side'])
         logits, bad = infer(model, dataset, config.batch_size, config.num_workers, runtime,
                             'predict', progress)
     finally:

@@ -71,6 +71,8 @@ def data_source(config: EngineConfig, checkpoint: dict[str, Any]) -> EngineConfi
     trained = checkpoint['config']
     merged = EngineConfig(**{**config.to_dict(), **{k: trained[k] for k in DATA_FIELDS}})
     merged.scale = tuple(merged.scale)
+    # synthetic frames are drawn at the size they were trained at
+    merged.synthetic_size = trained['synthetic_size'] or checkpoint['data_config']['input_size'][-1]
     return merged
 
 
@@ -94,7 +96,7 @@ def _test(config: EngineConfig, runtime: Runtime, notes: list[str],
     check_given(config, checkpoint, path)
     source = data_source(config, checkpoint)
     split_name = test_split(source)
-    split = open_split(source, split_name)
+    split = open_split(source, split_name, checkpoint['data_config']['decode_side'])
     check_classes(checkpoint, split.classes, path)
     data_cfg = dict(checkpoint['data_config'])
     size = data_cfg['input_size'][-1]

@@ -49,6 +49,8 @@ from .data import (
     check_num_classes,
     class_weights,
     data_config,
+    decode_side,
+    default_img_size,
     make_loader,
     make_sampler,
     make_transform,
@@ -63,11 +65,26 @@ from .runtime import Runtime, epoch_seed, seed_everything, setup_runtime
 EpochHook = Callable[[int, dict[str, float]], None]
 
 
+class WeightedSoftTargetCrossEntropy(nn.Module):
+    """Cross-entropy against soft (mixed) targets with class weights: each target's share
+    of class k counts ``weight[k]`` times, normalised by the batch's total weight, which is
+    ``nn.CrossEntropyLoss(weight=...)`` when the targets are one-hot."""
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer('weight', weight)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        weighted = target * self.weight  # (B, K)
+        return -(weighted * logits.log_softmax(-1)).sum() / weighted.sum()
+
+
 def build_criterion(config: EngineConfig, weights: torch.Tensor | None) -> nn.Module:
-    """Soft-target CE when batches are mixed (mixup carries the smoothing), else CE with
-    label smoothing and, for ``--balance weights``, class weights."""
+    """For mixed batches soft-target CE (mixup carries the smoothing), else CE with label
+    smoothing; class-weighted for ``--balance weights``."""
     if config.mixing:
-        return SoftTargetCrossEntropy()
+        return (SoftTargetCrossEntropy() if weights is None
+                else WeightedSoftTargetCrossEntropy(weights))
     if weights is not None:
         return nn.CrossEntropyLoss(weight=weights, label_smoothing=config.smoothing)
     if config.smoothing > 0:
@@ -230,8 +247,10 @@ def prepare(config: EngineConfig) -> Prepared:
         if 'optimizer' not in resume:
             raise LoosenError(f'{config.resume} is a best checkpoint without optimizer state; '
                               f'resume from last.pth in its run directory')
-    train = open_split(config, 'train')
-    val = open_split(config, 'val', train.classes)
+    side = (resume['data_config']['decode_side'] if resume is not None
+            else decode_side(default_img_size(config), config.scale))
+    train = open_split(config, 'train', side)
+    val = open_split(config, 'val', side, train.classes)
     check_num_classes(config, train.classes)
     if resume is not None:
         check_classes(resume, train.classes, config.resume)
@@ -241,7 +260,7 @@ def prepare(config: EngineConfig) -> Prepared:
         data_cfg = resume['data_config']
     else:
         stats = normalisation(train.dataset) if config.norm == 'dataset' else None
-        data_cfg = data_config(config, model, stats)
+        data_cfg = data_config(config, model, side, stats)
     return Prepared(config, train, val, model, kwargs, data_cfg, notes, resume)
 
 
