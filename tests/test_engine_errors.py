@@ -1,0 +1,100 @@
+"""Bad input to train and test: one line on stderr, exit code 2, nothing written."""
+import shutil
+
+import pytest
+
+from loosen.cli import main
+from loosen.data import write_synthetic
+from loosen.engine.report import read_rows
+
+TINY = ['--img-size', '32', '--model-kwargs', 'channel_multiplier=0.25', '--batch-size', '4',
+        '--num-workers', '0', '--epochs', '1']
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """train/ and val/ with 4 classes x 4 images of 32 px."""
+    return write_synthetic(tmp_path / 'data', per_class=8, size=32,
+                           split={'train': 0.5, 'val': 0.5})
+
+
+def fails(argv, capsys, out):
+    """Run ``argv``; it must fail with one line and leave ``out`` unwritten."""
+    code = main([*argv, '--output-dir', str(out)])
+    error = capsys.readouterr().err
+    assert code == 2
+    assert error.startswith('loosen: error: ') and error.count('\n') == 1, error
+    assert not out.exists()
+    return error
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[:200])
+
+
+BREAK = {
+    'missing root': (lambda t: shutil.rmtree(t), 'does not exist'),
+    'no val split': (lambda t: shutil.rmtree(t / 'val'), 'val'),
+    'class missing from val': (lambda t: shutil.rmtree(t / 'val' / 'hotspot'),
+                               'no folder for class(es) hotspot'),
+    'empty class folder': (lambda t: [p.unlink() for p in (t / 'train' / 'radial').iterdir()],
+                           'has no images'),
+    'no class folders': (lambda t: [shutil.rmtree(p) for p in (t / 'train').iterdir()],
+                         'has no class folders'),
+    'unreadable image': (lambda t: truncate(t / 'train' / 'arc' / 'arc_00001.png'),
+                         'arc_00001.png'),
+}
+
+
+@pytest.mark.parametrize('case', list(BREAK))
+def test_broken_folders(tree, tmp_path, capsys, case):
+    damage, words = BREAK[case]
+    damage(tree)
+    error = fails(['train', *TINY, '--data_root', str(tree)], capsys, tmp_path / 'out')
+    assert words in error
+
+
+def test_num_classes_that_disagrees_with_the_folders(tree, tmp_path, capsys):
+    error = fails(['train', *TINY, '--data_root', str(tree), '--num_classes', '5'], capsys,
+                  tmp_path / 'out')
+    assert '--num_classes 5 but the data has 4 classes (arc, drapery, hotspot, radial)' in error
+
+
+@pytest.mark.parametrize('name, words', [
+    ('MobileNet_LX', "did you mean 'mobilenetv1_la'"),
+    ('resnet_la', "did you mean 'resnet34_la'"),
+])
+def test_unknown_model_names_suggest_close_ones(tmp_path, capsys, name, words):
+    error = fails(['train', *TINY, '--model', name], capsys, tmp_path / 'out')
+    assert words in error
+
+
+def test_an_old_run_is_not_overwritten_silently(tree, tmp_path, capsys):
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'last.pth').write_bytes(b'an earlier run')
+    code = main(['train', *TINY, '--data_root', str(tree), '--output-dir', str(out)])
+    assert code == 2 and '--resume' in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ['last.pth']
+
+
+def test_test_needs_a_readable_checkpoint(tree, tmp_path, capsys):
+    broken = tmp_path / 'best.pth'
+    broken.write_bytes(b'PK\x03\x04 not really')
+    error = fails(['test', '--checkpoint', str(broken), '--data_root', str(tree)], capsys,
+                  tmp_path / 'out')
+    assert 'truncated or corrupt' in error
+    error = fails(['test', '--data_root', str(tree)], capsys, tmp_path / 'out')
+    assert 'no checkpoint to test' in error
+
+
+def test_skip_bad_images_leaves_them_out_and_counts_them(tree, tmp_path):
+    truncate(tree / 'train' / 'arc' / 'arc_00001.png')
+    (tree / 'val' / 'drapery' / 'drapery_00005.png').write_bytes(b'no image here')
+    out = tmp_path / 'out'
+    assert main(['train', *TINY, '--data_root', str(tree), '--skip-bad-images',
+                 '--output-dir', str(out)]) == 0
+    log = (out / 'train.log').read_text()
+    assert 'train 15 images' in log and '1 unreadable images skipped, first: ' in log
+    assert 'val 15 from' in log
+    assert len(read_rows(out / 'metrics.csv')) == 1
