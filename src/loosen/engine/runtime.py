@@ -48,6 +48,14 @@ class Runtime:
         dist.all_gather(parts, local.contiguous())
         return parts
 
+    def total(self, *values: float) -> list[float]:
+        """Each value summed over all ranks."""
+        if self.world == 1:
+            return list(values)
+        found = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(found)
+        return found.tolist()
+
     def close(self) -> None:
         if self.joined and dist.is_initialized():
             dist.destroy_process_group()

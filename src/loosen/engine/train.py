@@ -26,7 +26,7 @@ from timm.data import Mixup
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
-from timm.utils import ModelEmaV3
+from timm.utils import ModelEmaV3, distribute_bn
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
@@ -190,8 +190,12 @@ class Trainer:
             bar.set_postfix(loss=f'{total / seen:.3f}', acc=f'{correct / seen:.3f}',
                             img_s=f'{rate:.0f}', refresh=False)
         seconds = time.perf_counter() - start
+        if self.runtime.world > 1:  # each rank updated its own batch-norm statistics
+            for module in (self.net, *([self.ema.module] if self.ema is not None else [])):
+                distribute_bn(module, self.runtime.world, reduce=True)
+        seen, correct, total = self.runtime.total(seen, correct, total)  # over all ranks
         return {'train_loss': total / seen, 'train_accuracy': correct / seen,
-                'images_per_s': seen * self.runtime.world / seconds, 'seconds': seconds}
+                'images_per_s': seen / seconds, 'seconds': seconds}
 
     def state(self, full: bool) -> dict[str, Any]:
         """Weights (and the EMA's); with ``full`` also optimizer, scheduler, RNG: all
@@ -266,11 +270,15 @@ def prepare(config: EngineConfig) -> Prepared:
 
 @dataclass
 class TrainResult:
+    """Where the run went, its best epoch, every epoch's row, and the model as it ended."""
+
     run_dir: Path
     best_path: Path
     best: dict[str, Any]
     history: list[dict[str, float]] = field(default_factory=list)
     stopped_early: bool = False
+    model: nn.Module | None = None
+    params: int = 0
 
 
 def _claim_run_dir(config: EngineConfig) -> Path:
@@ -393,5 +401,6 @@ def _fit(prepared: Prepared, runtime: Runtime, run_dir: Path, log: Any,
     if runtime.main and config.export_weights:
         path = export_weights(load_checkpoint(config.best_path()), config.export_weights)
         log.info('exported the best weights to %s', path)
-    return TrainResult(run_dir, config.best_path(), best, history, stopped)
+    params = sum(p.numel() for p in trainer.net.parameters())
+    return TrainResult(run_dir, config.best_path(), best, history, stopped, trainer.net, params)
 
