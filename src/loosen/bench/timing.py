@@ -53,16 +53,20 @@ def measure(contenders: Mapping[str, Callable[[], object]], *, rounds: int = 7,
             block: float = 0.1, budget: float = 120.0) -> dict[str, Timing]:
     """Time every contender interleaved: ``rounds`` rounds, each a block of ~``block`` s.
 
-    The first call of each warms it up; the order rotates every round, so no
-    contender always runs in the wake of the same neighbour. A contender slower
-    than ``block`` per call keeps that first call as a sample, and gets only the
-    rounds that fit in ``budget`` seconds, so a slow reference does not stall.
+    Each contender is warmed up and its calls per block set from the fastest of a
+    few calls (a cold first call would shrink its blocks and bias it). The order
+    rotates every round, so no contender always runs in the wake of the same
+    neighbour. A contender slower than ``block`` per call keeps its first call as
+    a sample, and gets only the rounds that fit in ``budget`` seconds, so a slow
+    reference does not stall the benchmark.
     """
     first = {name: _per_call(fn, 1) for name, fn in contenders.items()}
-    number = {name: max(1, round(block / max(t, 1e-9))) for name, t in first.items()}
+    typical = {name: t if t > block else min(_per_call(contenders[name], 1) for _ in range(3))
+               for name, t in first.items()}
+    number = {name: max(1, round(block / max(t, 1e-9))) for name, t in typical.items()}
     samples = {name: [t] if t > block else [] for name, t in first.items()}
     planned = {name: max(1, min(rounds, int(budget / max(t, 1e-9))))
-               for name, t in first.items()}
+               for name, t in typical.items()}
     names = list(contenders)
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:  # rotate who goes first
