@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     'train': 'loosen.engine.cli',  # one module, several subcommands: train, test, predict...
     'test': 'loosen.engine.cli',
     'predict': 'loosen.engine.cli',
+    'compare': 'loosen.engine.compare',  # and demo
 }
 
 

@@ -9,6 +9,7 @@ BENCHES: dict[str, str] = {
     'cost': 'loosen.bench.cost',
     'attention': 'loosen.bench.attention',
     'data': 'loosen.bench.data',
+    'pipeline': 'loosen.bench.pipeline',
 }
 
 

@@ -7,6 +7,7 @@ as ``config.yaml`` and every checkpoint carries it, so a run can be repeated or 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,13 @@ BEST_METRICS = {  # name -> True when larger is better
 }
 BALANCE = ('none', 'weights', 'sampler')
 NORMS = ('dataset', 'model')
+
+
+def default_workers() -> int:
+    """Loader processes beside training: none on two cores, where a worker's work steals
+    a core from the two training threads and halves training speed (``loosen bench
+    pipeline``), then about one per two further cores."""
+    return max(0, min(8, (os.cpu_count() or 1) // 2 - 1))
 
 
 @dataclass
@@ -63,7 +71,7 @@ class EngineConfig:
     balance: str = 'weights'                    # class weights in the loss; 'sampler'; 'none'
     skip_bad_images: bool = False
     cache_mb: int = 2048                        # decoded images kept in memory up to this
-    num_workers: int = 1
+    num_workers: int = field(default_factory=default_workers)
 
     # optimisation
     epochs: int = 20

@@ -114,7 +114,7 @@ def add_data_flags(parser: argparse.ArgumentParser, command: str) -> None:
     aug.add_argument('--scale', type=float, nargs=2, metavar=('MIN', 'MAX'))
     aug.add_argument('--hflip', type=float)
     aug.add_argument('--vflip', type=float)
-    aug.add_argument('--color-jitter', type=float)
+    aug.add_argument('--color-jitter', type=float, help='brightness and contrast jitter')
     aug.add_argument('--aa', dest='auto_augment', help="timm auto-augment, e.g. 'rand-m9-mstd0.5'")
     aug.add_argument('--reprob', type=float, help='random-erase probability')
     aug.add_argument('--balance', choices=BALANCE,

@@ -279,6 +279,7 @@ class TrainResult:
     stopped_early: bool = False
     model: nn.Module | None = None
     params: int = 0
+    train_images: int = 0
 
 
 def _claim_run_dir(config: EngineConfig) -> Path:
@@ -402,5 +403,6 @@ def _fit(prepared: Prepared, runtime: Runtime, run_dir: Path, log: Any,
         path = export_weights(load_checkpoint(config.best_path()), config.export_weights)
         log.info('exported the best weights to %s', path)
     params = sum(p.numel() for p in trainer.net.parameters())
-    return TrainResult(run_dir, config.best_path(), best, history, stopped, trainer.net, params)
+    return TrainResult(run_dir, config.best_path(), best, history, stopped, trainer.net, params,
+                       len(prepared.train.ids))
 
