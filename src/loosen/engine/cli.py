@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 
+from . import test
 from .flags import add_flags, config_from_args
+from .predict import predict
+from .train import train
 
 DESCRIPTIONS = {
     'train': 'Train a classifier on an image folder (or the synthetic aurora set). Accepts '
@@ -19,8 +22,6 @@ DESCRIPTIONS = {
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .train import train
-
     config, notes = config_from_args(args, 'train')
     result = train(config, notes, progress=args.progress)
     best = result.best
@@ -30,10 +31,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_test(args: argparse.Namespace) -> int:
-    from .test import run_test as test
-
     config, notes = config_from_args(args, 'test')
-    result = test(config, notes, progress=args.progress)
+    result = test.run_test(config, notes, progress=args.progress)
     m = result.metrics
     print(f'{result.split}: accuracy {m["accuracy"]:.4f}, macro-F1 {m["macro_f1"]:.4f}, '
           f'balanced accuracy {m["balanced_accuracy"]:.4f}; reports in {result.out_dir}')
@@ -41,8 +40,6 @@ def run_test(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from .predict import predict
-
     config, notes = config_from_args(args, 'predict')
     for note in notes:
         print(f'note: {note}')
