@@ -30,6 +30,7 @@ from PIL import Image
 from timm.data import create_transform, resolve_data_config
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torchvision.transforms import Compose, Normalize
 
 from ..data import ImageFolderSplit, SyntheticAurora, find_splits
 from ..data.folder import class_folders
@@ -66,7 +67,8 @@ class Decoded(Dataset):
     Unreadable images raise their LoosenError, or with ``skip_bad`` are left out
     (``bad`` lists (id, problem)). While the shrunk images fit in ``budget`` bytes they are
     kept (``cached``); past it they are dropped and decoded again on every access.
-    Items are ``(transform(RGB image), label)``.
+    Items are ``(transform(image), label)``, the image 8-bit grayscale or RGB as it was
+    (see ``GrayFirst``), or ``(RGB image, label)`` without a transform.
     """
 
     def __init__(self, base: Dataset, ids: list[str], side: int, budget: int,
@@ -111,8 +113,9 @@ class Decoded(Dataset):
             image = self.images[index]
         else:
             image = shrink(self.base[self.keep[index]][0], self.side)
-        image = image.convert('RGB')
-        return (self.transform(image) if self.transform else image), self.targets[index]
+        if self.transform is None:
+            return image.convert('RGB'), self.targets[index]
+        return self.transform(image), self.targets[index]
 
 
 @dataclass
@@ -254,12 +257,31 @@ def make_transform(data_cfg: dict[str, Any], config: EngineConfig | None,
                   std=tuple(data_cfg['std']), interpolation=data_cfg['interpolation'],
                   crop_pct=data_cfg['crop_pct'], crop_mode=data_cfg.get('crop_mode'))
     if not training:
-        return create_transform(**common)
-    return create_transform(**common, is_training=True, scale=tuple(config.scale),
-                            hflip=config.hflip, vflip=config.vflip,
-                            color_jitter=(config.color_jitter, config.color_jitter, 0.0),
-                            auto_augment=config.auto_augment,
-                            re_prob=config.reprob)
+        return GrayFirst(create_transform(**common))
+    timm_transform = create_transform(
+        **common, is_training=True, scale=tuple(config.scale), hflip=config.hflip,
+        vflip=config.vflip, color_jitter=(config.color_jitter, config.color_jitter, 0.0),
+        auto_augment=config.auto_augment, re_prob=config.reprob)
+    return GrayFirst(timm_transform, rgb=bool(config.auto_augment))
+
+
+class GrayFirst:
+    """A timm transform that crops, flips and jitters a grayscale image as one channel and
+    copies it into three just before ``Normalize``: a third of the work, the same result
+    (``loosen bench pipeline``: half the transform time at 128 px). RGB images, and any
+    image when ``rgb`` (auto-augment ops want RGB), go through as three channels."""
+
+    def __init__(self, transform: Compose, rgb: bool = False) -> None:
+        steps = transform.transforms
+        cut = next(i for i, step in enumerate(steps) if isinstance(step, Normalize))
+        self.head, self.tail, self.rgb = Compose(steps[:cut]), Compose(steps[cut:]), rgb
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        x = self.head(image.convert('RGB') if self.rgb else image)  # (1 or 3, H, W)
+        return self.tail(x.expand(3, -1, -1))
+
+    def __repr__(self) -> str:
+        return f'GrayFirst({self.head}, {self.tail})'
 
 
 def class_weights(targets: list[int], num_classes: int) -> torch.Tensor:

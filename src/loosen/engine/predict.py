@@ -57,7 +57,7 @@ class ImageFiles(Dataset):
             image = shrink(open_image(self.files[index]), self.side)
         except LoosenError:
             return torch.zeros(self.shape), 1
-        return self.transform(image.convert('RGB')), 0
+        return self.transform(image), 0
 
     def problem(self, index: int) -> str:
         try:
