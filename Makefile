@@ -7,7 +7,7 @@ STAMP := $(VENV)/.loosen-installed
 .PHONY: demo test lint bench clean
 
 demo: $(STAMP)
-	$(BIN)/loosen bench la --out runs/demo
+	$(BIN)/loosen demo --out runs/demo
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests
