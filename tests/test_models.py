@@ -1,4 +1,6 @@
 """Backbones as timm plugins: every name builds and trains, LA sits where the paper puts it."""
+import math
+
 import pytest
 import timm
 import torch
@@ -258,3 +260,17 @@ def test_la_changes_the_output_of_the_same_plain_weights():
     with torch.no_grad():
         a, b = plain(x), la(x)
     assert torch.isfinite(b).all() and not torch.allclose(a, b)  # LA is in the path
+
+
+def test_mobilenet_classifier_starts_near_chance_with_few_classes():
+    # timm's EfficientNet init would give a 4-class loss of ~4.9 in train mode
+    torch.manual_seed(0)
+    model = tiny('mobilenetv1_la').train()
+    x = torch.randn(16, 3, 64, 64)
+    with torch.no_grad():
+        loss = torch.nn.functional.cross_entropy(model(x), torch.randint(0, 4, (16,)))
+    assert abs(loss.item() - math.log(4)) < 0.3
+    model.reset_classifier(3)
+    with torch.no_grad():
+        loss = torch.nn.functional.cross_entropy(model(x), torch.randint(0, 3, (16,)))
+    assert abs(loss.item() - math.log(3)) < 0.3

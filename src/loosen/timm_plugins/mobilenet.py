@@ -55,6 +55,21 @@ class MobileNetV1(EfficientNet):
         else:
             stage = self.blocks[PAPER_STAGE]
             stage.append(attention_layer(stage[-1].conv_pw.out_channels))  # (B, 512, H/16, W/16)
+        self._init_classifier()
+
+    def reset_classifier(self, num_classes: int, global_pool: str = 'avg') -> None:
+        super().reset_classifier(num_classes, global_pool)
+        self._init_classifier()
+
+    def _init_classifier(self) -> None:
+        """Scale the classifier by its fan-in, as ``nn.Linear`` does.
+
+        timm's EfficientNet init scales it by 1/sqrt(num_classes): right for 1000
+        classes, but with the aurora set's 4 the first logits have a spread of ~4 and
+        training starts at a loss of ~4.9 instead of ln 4.
+        """
+        if isinstance(self.classifier, nn.Linear):
+            self.classifier.reset_parameters()
 
 
 register_arch(ArchSpec(
