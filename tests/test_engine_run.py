@@ -22,6 +22,9 @@ from loosen.engine.train import WeightedSoftTargetCrossEntropy
 # a tiny MobileNet at 32 px: a few seconds an epoch on two cores
 TINY = ['--img-size', '32', '--model-kwargs', 'channel_multiplier=0.25', '--batch-size', '8',
         '--num-workers', '0', '--synthetic-per-class', '16', '--lr', '1e-3']
+# enough to learn something in four short epochs: 64 px, no random crops or flips
+LEARNS = [*TINY, '--img-size', '64', '--lr', '3e-3', '--scale', '1', '1', '--hflip', '0',
+          '--vflip', '0']
 EPOCHS = 4
 
 
@@ -29,7 +32,7 @@ EPOCHS = 4
 def run(tmp_path_factory):
     """One training run on the synthetic set, with exported weights, and its test."""
     root = tmp_path_factory.mktemp('run')
-    code = main(['train', *TINY, '--epochs', str(EPOCHS), '--output-dir', str(root / 'train'),
+    code = main(['train', *LEARNS, '--epochs', str(EPOCHS), '--output-dir', str(root / 'train'),
                  '--export-weights', str(root / 'model.safetensors')])
     assert code == 0
     code = main(['test', '--checkpoint', str(root / 'train' / 'best.pth'), '--out',
@@ -42,10 +45,10 @@ def test_training_writes_every_report_and_the_loss_falls(run):
     rows = read_rows(run / 'train' / 'metrics.csv')
     assert [int(r['epoch']) for r in rows] == list(range(1, EPOCHS + 1))
     losses = [float(r['train_loss']) for r in rows]
-    assert losses[-1] < losses[0]
+    assert losses[-1] < 0.9 * losses[0]
     assert all(0 <= float(r['val_macro_f1']) <= 1 for r in rows)
     config = EngineConfig.from_dict(yaml.safe_load((run / 'train' / 'config.yaml').read_text()))
-    assert (config.model, config.epochs, config.img_size) == ('mobilenetv1_la', EPOCHS, 32)
+    assert (config.model, config.epochs, config.img_size) == ('mobilenetv1_la', EPOCHS, 64)
     with Image.open(run / 'train' / 'curves.png') as curves:
         assert curves.format == 'PNG' and curves.width > 500
     log = (run / 'train' / 'train.log').read_text()
