@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from ..attention import create_attention, get_attention, list_attentions
-from .la import _inference, _training_step, parse_shape
+from .la import parse_shape
 from .report import write_report
-from .timing import keep_freed_memory, measure
+from .timing import forward_call, keep_freed_memory, measure, training_call
 
 DEFAULT_SHAPES = ((8, 256, 28, 28), (8, 64, 112, 112))
 BASELINE = 'la'
@@ -72,9 +72,9 @@ def bench_shape(shape: tuple[int, ...], names: Sequence[str], rounds: int,
     grad = torch.randn(shape, generator=gen)
     train = {name: create_attention(name, channels).train() for name in names}
     infer = {name: copy.deepcopy(m).eval() for name, m in train.items()}
-    forward = measure({n: _inference(m, x) for n, m in infer.items()}, rounds=rounds,
+    forward = measure({n: forward_call(m, x) for n, m in infer.items()}, rounds=rounds,
                       budget=budget)
-    step = measure({n: _training_step(m, x, grad) for n, m in train.items()}, rounds=rounds,
+    step = measure({n: training_call(m, x, grad) for n, m in train.items()}, rounds=rounds,
                    budget=budget)
     base_f, base_t = forward[BASELINE].seconds, step[BASELINE].seconds
     rows = []

@@ -20,9 +20,8 @@ import torch
 from ..attention import list_attentions
 from ..timm_plugins import create_model, get_arch, list_archs
 from .attention import count_flops
-from .la import _inference
 from .report import write_report
-from .timing import keep_freed_memory, measure
+from .timing import forward_call, keep_freed_memory, measure
 
 COMPARISON = ('plain', 'la', 'cbam', 'se', 'eca', 'ca', 'sa', 'psca', 'fsa', 'gcsa', 'mlca')
 CNNS = ('alexnet', 'zfnet', 'resnet34', 'mobilenetv1')  # where the targets apply
@@ -56,7 +55,7 @@ def bench_arch(arch: str, attentions: Sequence[str], batch_sizes: Sequence[int],
     counted = {a: rounds for a in attentions}
     for batch in batch_sizes:
         x = torch.randn(batch, 3, size, size, generator=gen)
-        timed = measure({a: _inference(m, x) for a, m in models.items()}, rounds=rounds,
+        timed = measure({a: forward_call(m, x) for a, m in models.items()}, rounds=rounds,
                         budget=budget)
         for a, t in timed.items():
             ms[a][batch] = t.ms

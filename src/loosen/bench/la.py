@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,15 @@ from torch import nn
 from ..attention.checks import check_heads
 from ..attention.la import LA
 from ..attention.la_reference import la_loops
-from .timing import Timing, keep_freed_memory, measure, peak_bytes, saved_bytes
+from .timing import (
+    Timing,
+    forward_call,
+    keep_freed_memory,
+    measure,
+    peak_bytes,
+    saved_bytes,
+    training_call,
+)
 
 DEFAULT_SHAPES = ((16, 512, 14, 14), (8, 64, 112, 112))
 REFERENCE = 'loop reference'
@@ -83,18 +91,6 @@ def contenders(channels: int, heads: int, compile_la: bool) -> dict[str, nn.Modu
     return found
 
 
-def _training_step(module: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> Callable[[], object]:
-    inputs = [x, *(p for p in module.parameters() if p.requires_grad)]
-    return lambda: torch.autograd.grad(module(x), inputs, grad)
-
-
-def _inference(module: nn.Module, x: torch.Tensor) -> Callable[[], object]:
-    def run() -> torch.Tensor:
-        with torch.no_grad():
-            return module(x)
-    return run
-
-
 def bench_shape(shape: tuple[int, ...], heads: int, rounds: int, budget: float,
                 compile_la: bool) -> ShapeReport:
     """Time every contender at ``shape`` on one input tensor and one output gradient."""
@@ -102,14 +98,14 @@ def bench_shape(shape: tuple[int, ...], heads: int, rounds: int, budget: float,
     x = torch.randn(shape, generator=gen).requires_grad_(True)
     grad = torch.randn(shape, generator=gen)
     found = contenders(shape[1], heads, compile_la)
-    forward = measure({n: _inference(m, x) for n, m in found.items()}, rounds=rounds,
+    forward = measure({n: forward_call(m, x) for n, m in found.items()}, rounds=rounds,
                       budget=budget)
-    train = measure({n: _training_step(m, x, grad) for n, m in found.items()}, rounds=rounds,
+    train = measure({n: training_call(m, x, grad) for n, m in found.items()}, rounds=rounds,
                     budget=budget)
     rows = []
     for name, module in found.items():
         kept = saved_bytes(lambda m=module: m(x), x, *module.parameters())
-        peak = None if name == REFERENCE else peak_bytes(_training_step(module, x, grad)) / 2**20
+        peak = None if name == REFERENCE else peak_bytes(training_call(module, x, grad)) / 2**20
         rows.append(Row(name, forward[name].ms, train[name].ms, kept / 2**20, peak,
                         min(forward[name].rounds, train[name].rounds)))
     report = ShapeReport(tuple(shape), rows)

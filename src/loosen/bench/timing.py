@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 
 def keep_freed_memory() -> bool:
@@ -40,6 +41,21 @@ class Timing:
     @property
     def ms(self) -> float:
         return self.seconds * 1e3
+
+
+def forward_call(module: nn.Module, x: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """A contender: one inference forward of ``module`` on ``x`` (no autograd)."""
+    def run() -> torch.Tensor:
+        with torch.no_grad():
+            return module(x)
+    return run
+
+
+def training_call(module: nn.Module, x: torch.Tensor,
+                  grad: torch.Tensor) -> Callable[[], object]:
+    """A contender: forward and backward, the gradients of x and every trained parameter."""
+    inputs = [x, *(p for p in module.parameters() if p.requires_grad)]
+    return lambda: torch.autograd.grad(module(x), inputs, grad)
 
 
 def _per_call(fn: Callable[[], object], number: int) -> float:
