@@ -37,7 +37,8 @@ RELEASE = {  # recipe: the release's settings (EngineConfig fields)
                       norm='imagenet', best_metric='accuracy'),
     'paper-rmt': dict(opt='adamw', lr=2e-4, weight_decay=0.05, sched='cosine', warmup_epochs=10,
                       min_lr=1e-6, epochs=300, batch_size=128, model_ema=True,
-                      model_ema_decay=0.99996, mixup=0.8, cutmix=1.0, smoothing=0.1,
+                      model_ema_decay=0.99996 ** 0.25,  # DeiT scales the decay by batch/512
+                      mixup=0.8, cutmix=1.0, smoothing=0.1,
                       auto_augment='rand-m9-mstd0.5-inc1', color_jitter=0.4, reprob=0.25,
                       drop_path=0.15, norm='imagenet', best_metric='accuracy'),
 }

@@ -74,14 +74,14 @@ RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (
     Recipe(
         'paper-rmt', 'RMT/main.py (DeiT style), RMT/classfication_release/datasets.py',
         'AdamW 2e-4 (8e-4 x 128/512), weight decay 0.05, 10 warm-up epochs, cosine to 1e-6, '
-        '300 epochs, batch 128, EMA 0.99996, mixup 0.8, cutmix 1.0, smoothing 0.1, '
+        '300 epochs, batch 128, EMA 0.99996 ** (128/512), mixup 0.8, cutmix 1.0, smoothing 0.1, '
         'RandAugment m9, colour jitter 0.4, random erasing 0.25, drop path 0.15',
-        dict(opt='adamw', lr=2e-4, weight_decay=0.05, sched='cosine', warmup_epochs=10,
-             warmup_lr=1e-6, min_lr=1e-6, epochs=300, batch_size=128, model_ema=True,
-             model_ema_decay=0.99996, mixup=0.8, cutmix=1.0, mixup_prob=1.0,
-             mixup_switch_prob=0.5, smoothing=0.1, auto_augment='rand-m9-mstd0.5-inc1',
-             color_jitter=0.4, reprob=0.25, remode='pixel', drop_path=0.15,
-             scale=(0.08, 1.0), hflip=0.5, crop_pct=0.875)),
+        dict(opt='adamw', lr=8e-4 * 128 / 512, weight_decay=0.05, sched='cosine',
+             warmup_epochs=10, warmup_lr=1e-6, min_lr=1e-6, epochs=300, batch_size=128,
+             model_ema=True, model_ema_decay=0.99996 ** (128 / 512),  # DeiT: ** (batch/512)
+             mixup=0.8, cutmix=1.0, mixup_prob=1.0, mixup_switch_prob=0.5, smoothing=0.1,
+             auto_augment='rand-m9-mstd0.5-inc1', color_jitter=0.4, reprob=0.25, remode='pixel',
+             drop_path=0.15, scale=(0.08, 1.0), hflip=0.5, crop_pct=0.875)),
 )}
 
 # the recipe each architecture family was trained with in the paper
