@@ -68,7 +68,7 @@ def attention_layer(attention: str | None, kwargs: Mapping[str, Any] | None = No
 
 def release_options(family: str, **la: Any) -> dict[str, dict[str, Any]]:
     """The release's module options at a backbone's paper spot (``ArchSpec.paper_attention``):
-    LA's (heads, window...) as given, GCSA's heads for the family ('cnn', 'rmt' or 'vit')."""
+    LA's (heads, window...) as given, GCSA's heads for the family ('cnn' or 'vit')."""
     return {'la': la, 'gcsa': {'heads': RELEASE_HEADS[family]}}
 
 

@@ -34,14 +34,8 @@ import torch.nn.functional as F
 from timm.layers import DropPath, apply_rot_embed, calculate_drop_path_rates, trunc_normal_
 from torch import nn
 
-from ._builder import (
-    ArchSpec,
-    AttentionLayer,
-    LinearClassifier,
-    default_cfg,
-    no_attention,
-    release_options,
-)
+from ..attention.gcsa import RELEASE_HEADS
+from ._builder import ArchSpec, AttentionLayer, LinearClassifier, default_cfg, no_attention
 from ._registry import register_arch
 
 Tensor = torch.Tensor
@@ -314,7 +308,7 @@ RMT_CFG = default_cfg(first_conv='patch_embed.proj.0', classifier='head',
                       paper_name='RMT: Retentive Networks Meet Vision Transformers')
 SPOT = ('after the 1024-d projection + BN on the last feature map, 32 heads; for LA the map '
         'is resized bilinearly to 8x8 first')
-RMT_RELEASE = dict(paper_attention=release_options('rmt', heads=32),
+RMT_RELEASE = dict(paper_attention={'la': {'heads': 32}, 'gcsa': {'heads': RELEASE_HEADS['rmt']}},
                    paper_model={'la': {'attention_multiple': 2}})
 
 register_arch(ArchSpec(
