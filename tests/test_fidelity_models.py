@@ -15,6 +15,7 @@ from timm.models._efficientnet_blocks import DepthwiseSeparableConv
 
 import loosen
 from loosen import LA
+from loosen.attention.cbam import SpatialGate
 from loosen.attention.gcsa import GCSA
 from loosen.timm_plugins import list_archs
 from test_attention_zoo import randomized
@@ -81,6 +82,18 @@ def test_la_heads_window_cells_and_input_at_224_are_the_releases(arch):
     for la in (m for m in model.modules() if isinstance(m, LA)):
         assert (la.heads, la.window) == (heads, window)
         assert math.ceil(spot[1] / window) == math.ceil(spot[2] / window) == cells
+
+
+@pytest.mark.parametrize('arch', ['alexnet', 'zfnet', 'resnet34', 'mobilenetv1'])
+def test_comparison_modules_sit_at_las_spot(arch):
+    model = timm.create_model(f'{arch}_sa', num_classes=4, **REDUCED.get(arch, {})).eval()
+    seen: list[tuple[int, ...]] = []
+    for module in model.modules():
+        if isinstance(module, SpatialGate):
+            module.register_forward_hook(lambda m, a, out: seen.append(tuple(a[0].shape[1:])))
+    with torch.no_grad():
+        model(torch.randn(1, 3, 224, 224))
+    assert seen == [RELEASE_LA[arch][2]]
 
 
 def test_mobilenet_keeps_one_512_block_after_la():
