@@ -15,6 +15,16 @@ DESCRIPTION = ('Show where a trained model looks: for each image a PNG with the 
                'a grid PNG for the batch, and the raw maps as .npy.')
 
 
+def _shares(row: dict) -> str:
+    if row['fov_share'] == '':
+        return 'flat maps (no mass to place)'
+    text = f'{row["fov_share"]:.1%} of the mass inside the field of view'
+    if row['structure_share'] != '':
+        text += (f', {row["structure_share"]:.1%} inside the structure that makes the class '
+                 f'({row["structure_area"]:.1%} of the area)')
+    return text
+
+
 def run_explain(args: argparse.Namespace) -> int:
     from . import files  # matplotlib and the decoding stack load only for this command
 
@@ -32,11 +42,8 @@ def run_explain(args: argparse.Namespace) -> int:
           f'.npy maps in {out}')
     if args.mask_fov or args.summary:
         for row in files.summary_rows(items):
-            structure = (f', structure {row["structure_share"]:.0%} of the mass on '
-                         f'{row["structure_area"]:.0%} of the area'
-                         if row['structure_share'] != '' else '')
             print(f'  {row["class"]:>10} {row["method"]:>9}: {row["images"]} images, '
-                  f'{row["fov_share"]:.1%} of the mass inside the field of view{structure}')
+                  f'{_shares(row)}')
     return 0
 
 

@@ -136,7 +136,8 @@ def share_rows(items: Sequence[Explained]) -> list[dict[str, object]]:
 
 
 def summary_rows(items: Sequence[Explained]) -> list[dict[str, object]]:
-    """Per class (the true one where known, else the predicted) and method: mean shares."""
+    """Per class (the true one where known, else the predicted) and method: mean shares
+    over the maps that have mass (a flat map has none to place)."""
     groups: dict[tuple[str, str], list[dict[str, float]]] = {}
     for item in items:
         for method, share in item.shares.items():
@@ -145,8 +146,8 @@ def summary_rows(items: Sequence[Explained]) -> list[dict[str, object]]:
     for (name, method), shares in sorted(groups.items()):
         row: dict[str, object] = {'class': name, 'method': method, 'images': len(shares)}
         for key in ('fov_share', 'fov_area', 'structure_share', 'structure_area'):
-            values = [s[key] for s in shares if key in s]
-            row[key] = round(float(np.nanmean(values)), 6) if values else ''
+            values = [s[key] for s in shares if key in s and np.isfinite(s[key])]
+            row[key] = round(float(np.mean(values)), 6) if values else ''  # '': flat maps
         rows.append(row)
     return rows
 
