@@ -8,9 +8,13 @@ import torch
 
 import loosen
 from loosen.attention.la import LA
+from loosen.data import write_synthetic
+from loosen.data.sky import FOV_RADIUS
+from loosen.data.synth import render_frame
 from loosen.errors import LoosenError
-from loosen.explain import record_la
+from loosen.explain import fov_mask, mass_share, record_la
 from loosen.explain.la_maps import la_modules
+from loosen.explain.regions import synthetic_frame
 from loosen.explain.targets import cam_target
 
 SIZE = 64
@@ -154,3 +158,42 @@ def test_the_recorded_gate_is_the_one_la_applies():
         y = model(x)
     gate = gates['0']  # y = x * S + x, each head's S scaling its two channels
     assert torch.allclose(y, x * (1 + gate.repeat_interleave(2, 1)), atol=1e-6)
+
+
+def test_mass_share_counts_the_map_above_its_minimum():
+    maps = np.zeros((3, 10, 10), np.float32)
+    maps[0, :5] = 1                # all mass in the top half
+    maps[1] = 0.5
+    maps[1, :5, :5] = 1.5          # an offset map: only what is above 0.5 counts
+    maps[2] = 0.7                  # flat: no mass
+    top = np.zeros((10, 10), bool)
+    top[:5] = True
+    share = mass_share(maps, top)
+    assert share[0] == 1 and share[1] == 1 and np.isnan(share[2])
+    left = np.zeros((10, 10), bool)
+    left[:, :5] = True
+    assert mass_share(maps[:1], left)[0] == pytest.approx(0.5)
+
+
+def test_the_field_of_view_is_the_cameras_circle():
+    mask = fov_mask(200, 200)
+    assert mask.mean() == pytest.approx(np.pi / 4 * FOV_RADIUS ** 2, abs=0.005)
+    assert mask[100, 100] and not mask[0, 0] and not mask[0, 199]
+    rows, cols = np.nonzero(~mask & (render_frame('arc', 0, 200) > 0))
+    # the generator's sky outside it is dark, but for the circle's 1-px soft edge
+    assert np.hypot(rows + 0.5 - 100, cols + 0.5 - 100).max() < FOV_RADIUS * 100 + 1
+
+
+def test_synthetic_frames_are_known_by_their_files(tmp_path):
+    write_synthetic(tmp_path / 'set', 2, 48, 3, ['arc', 'hotspot'], split={'val': 1.0})
+    frame = synthetic_frame(tmp_path / 'set' / 'val' / 'hotspot' / 'hotspot_00001.png')
+    assert (frame.name, frame.index, frame.size, frame.seed) == ('hotspot', 1, 48, 3)
+    pixels = render_frame('hotspot', 1, 48, 3)
+    structure = frame.structure(48, 48)
+    assert 0 < structure.mean() < 0.2  # the spot, not the sky
+    assert structure.flat[pixels.argmax()]  # the frame's brightest pixel is in it
+    assert frame.structure(96, 96).shape == (96, 96)
+    other = tmp_path / 'elsewhere' / 'hotspot' / 'hotspot_00001.png'
+    other.parent.mkdir(parents=True)
+    other.write_bytes(b'')
+    assert synthetic_frame(other) is None

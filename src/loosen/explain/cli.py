@@ -49,15 +49,14 @@ def run_explain(args: argparse.Namespace) -> int:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser('explain', help='maps of where a trained model looks, over the sky',
-                            description=DESCRIPTION, allow_abbrev=False,
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                            description=DESCRIPTION, allow_abbrev=False)
     p.add_argument('--checkpoint', required=True, help='best.pth of loosen train, or '
                    '.safetensors of --export-weights')
     p.add_argument('--images', nargs='+', required=True, metavar='PATH',
                    help='image files or folders of them')
     p.add_argument('--out', required=True, help='folder for the figures, maps and tables')
     p.add_argument('--method', nargs='+', default=['gradcam'], metavar='METHOD',
-                   help=f'one or more of {", ".join(list_methods())}')
+                   help=f'one or more of {", ".join(list_methods())} (default: gradcam)')
     p.add_argument('--target-class', default=None, metavar='CLASS',
                    help='class to explain, by name or index; default: the predicted one')
     p.add_argument('--layer', default=None, help='CAM target layer by module name; default: '
@@ -67,6 +66,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                    'colour only inside the circle')
     p.add_argument('--summary', action='store_true',
                    help='write those shares per class to summary.csv')
-    p.add_argument('--batch-size', type=int, default=8)
+    p.add_argument('--batch-size', type=int, default=8, help='images per pass (default: 8)')
     p.add_argument('--device', default=None, help='default: cuda when present, else cpu')
     p.set_defaults(run=run_explain)

@@ -26,7 +26,6 @@ class Method:
     name: str
     run: MapFn
     needs_la: bool = False   # only models with an LA module have this map
-    per_class: bool = True   # the map depends on the class asked for
 
 
 def _la(model: nn.Module, images: torch.Tensor, classes: Sequence[int] | None,
@@ -39,8 +38,8 @@ def _cam(name: str) -> MapFn:
 
 
 METHODS: dict[str, Method] = {
-    'la': Method('la', _la, needs_la=True, per_class=False),
-    **{name: Method(name, _cam(name), per_class=name != 'eigencam') for name in CAMS},
+    'la': Method('la', _la, needs_la=True),
+    **{name: Method(name, _cam(name)) for name in CAMS},
 }
 
 
