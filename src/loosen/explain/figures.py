@@ -21,6 +21,7 @@ from .regions import fov_mask
 COLOURS = 'turbo'
 ALPHA = 0.5
 PANEL_INCHES = 2.6
+MIN_RANGE = 0.01  # the narrowest colour bar: a flat map is drawn flat
 
 
 def sky_gray(images: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -38,8 +39,10 @@ def _panel(fig: Figure, ax: Axes, gray: np.ndarray, heat: np.ndarray | None, tit
     ax.imshow(gray, cmap='gray', vmin=0, vmax=1, interpolation='bilinear')
     if heat is not None:
         shown = np.ma.masked_where(~fov_mask(h, w), heat) if mask_fov else heat
-        layer = ax.imshow(shown, cmap=COLOURS, alpha=ALPHA, vmin=float(heat.min()),
-                          vmax=float(heat.max()), interpolation='bilinear')
+        low, high = float(heat.min()), float(heat.max())
+        centre, half = (low + high) / 2, max(high - low, MIN_RANGE) / 2  # noise stays flat
+        layer = ax.imshow(shown, cmap=COLOURS, alpha=ALPHA, vmin=centre - half,
+                          vmax=centre + half, interpolation='bilinear')
         fig.colorbar(layer, ax=ax, fraction=0.046, pad=0.02)
     ax.add_patch(Circle((w / 2 - 0.5, h / 2 - 0.5), FOV_RADIUS * min(h, w) / 2, fill=False,
                         color='white', linewidth=0.6, linestyle='--'))

@@ -55,6 +55,8 @@ class Explained:
         s = self.shares.get(method)
         if not s:
             return ''
+        if np.isnan(s['fov_share']):
+            return 'flat map'
         text = f'FOV {s["fov_share"]:.0%}'
         if 'structure_share' in s:
             text += f', structure {s["structure_share"]:.0%} (area {s["structure_area"]:.0%})'

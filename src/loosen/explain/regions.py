@@ -25,6 +25,7 @@ from ..data.sky import FOV_RADIUS
 from ..data.synth import SKY_CLASSES, render_structure
 
 STRUCTURE_LEVEL = 0.25  # of the structure's peak
+FLAT = 1e-5             # a map's range below this (relative to its values) is no range
 _FRAME_NAME = re.compile(r'(?P<name>[a-z]+)_(?P<index>\d+)')
 
 
@@ -35,15 +36,20 @@ def fov_mask(height: int, width: int) -> np.ndarray:
     return np.hypot(rows, cols) <= FOV_RADIUS * min(height, width) / 2
 
 
+def flat(maps: np.ndarray) -> np.ndarray:
+    """Maps (B, H, W) whose range is rounding noise, as LA's gate over a single cell:
+    (B,) bool."""
+    low, high = maps.min((-2, -1)), maps.max((-2, -1))
+    return high - low <= FLAT * np.maximum(np.abs(high), 1)
+
+
 def mass_share(maps: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Share of each map's mass inside ``region``: maps (B, H, W), region (H, W) or
     (B, H, W) bool -> (B,); NaN for a flat map (it has no mass to place)."""
-    low = maps.min((-2, -1), keepdims=True)
-    mass = (maps - low).astype(np.float64)
-    total = mass.sum((-2, -1))
+    mass = (maps - maps.min((-2, -1), keepdims=True)).astype(np.float64)
     inside = (mass * region).sum((-2, -1))
     with np.errstate(invalid='ignore', divide='ignore'):
-        return np.where(total > 0, inside / total, np.nan)
+        return np.where(flat(maps), np.nan, inside / mass.sum((-2, -1)))
 
 
 @dataclass(frozen=True)
