@@ -1,6 +1,8 @@
 """loosen.explain: maps of the image's size for every backbone and method; the target
 layer registry; LA's gate recorded only when asked, and then changing nothing."""
 import gc
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -198,3 +200,10 @@ def test_synthetic_frames_are_known_by_their_files(tmp_path):
     other.parent.mkdir(parents=True)
     other.write_bytes(b'')
     assert synthetic_frame(other) is None
+
+
+def test_import_loosen_leaves_explain_for_first_use():
+    code = ('import sys, loosen; assert "loosen.explain" not in sys.modules; '
+            'assert callable(loosen.explain); import loosen.explain.cli; '
+            'assert callable(loosen.explain) and loosen.explain.explain is not None')
+    subprocess.run([sys.executable, '-c', code], check=True)
