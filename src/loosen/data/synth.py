@@ -30,6 +30,7 @@ from .sky import (
     airglow,
     expose,
     gaussian_patch,
+    optics,
     polar_texture,
     ray_grid,
     rotated,
@@ -199,10 +200,11 @@ def get_sky_class(name: str) -> SkyClass:
     return SKY_CLASSES[name]
 
 
-def render(name: str, size: int, rng: np.random.Generator) -> np.ndarray:
-    """One frame of class ``name``: (size, size) uint8, dark outside the circle."""
+def radiance(name: str, geom: SkyGeometry, rng: np.random.Generator
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """The sky of one frame of class ``name`` before the camera, and the part of it the
+    class's own structure added (the other classes' weaker structures left out)."""
     spec = get_sky_class(name)
-    geom = sky_geometry(size)
     sky = airglow(geom, rng)
     add_stars(geom, rng, sky, int(rng.integers(20, 80)))
     # weak rays everywhere: the sky is never structureless on an auroral night
@@ -212,9 +214,19 @@ def render(name: str, size: int, rng: np.random.Generator) -> np.ndarray:
     for other in rng.choice(others, size=int(rng.choice([0, 1, 1, 2])), replace=False):
         if spec.mixing:
             SKY_CLASSES[other].draw(geom, rng, sky, spec.mixing * rng.uniform(0.05, 0.3))
+    before = sky.copy()
     spec.draw(geom, rng, sky, rng.uniform(0.55, 1.0))
-    sky *= rng.lognormal(0, 0.2)
-    return expose(geom, rng, sky)
+    own = sky - before
+    gain = rng.lognormal(0, 0.2)
+    sky *= gain
+    own *= gain
+    return sky, own
+
+
+def render(name: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """One frame of class ``name``: (size, size) uint8, dark outside the circle."""
+    geom = sky_geometry(size)
+    return expose(geom, rng, radiance(name, geom, rng)[0])
 
 
 def frame_rng(seed: int, name: str, index: int) -> np.random.Generator:
@@ -225,6 +237,15 @@ def frame_rng(seed: int, name: str, index: int) -> np.random.Generator:
 def render_frame(name: str, index: int, size: int = 224, seed: int = 0) -> np.ndarray:
     """Frame ``index`` of class ``name`` for ``seed``: (size, size) uint8."""
     return render(name, size, frame_rng(seed, name, index))
+
+
+def render_structure(name: str, index: int, size: int = 224, seed: int = 0) -> np.ndarray:
+    """Where frame ``index`` of class ``name`` shows its class: the gray levels the class's
+    own structure adds to ``render_frame(name, index, size, seed)`` through the camera's
+    optics, without noise; (size, size) float32. Cloud (``cloudy``) dims what is behind
+    it, so its values are partly negative."""
+    geom = sky_geometry(size)
+    return optics(geom, radiance(name, geom, frame_rng(seed, name, index))[1])
 
 
 def check_classes(classes: Sequence[str]) -> list[str]:
