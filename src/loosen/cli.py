@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     'test': 'loosen.engine.cli',
     'predict': 'loosen.engine.cli',
     'compare': 'loosen.engine.compare',  # and demo
+    'yolo': 'loosen.yolo.cli',
 }
 
 
