@@ -21,7 +21,7 @@ SCRIPTS: dict[str, tuple[str, str]] = {
     'val': ('yolov5.val', 'yolov5'),
     'detect': ('yolov5.detect', 'yolov5'),
     'export': ('yolov5.export', 'yolov5'),
-    'ultralytics': ('ultralytics.cfg', 'ultralytics'),
+    'ultralytics': ('ultralytics.cfg:entrypoint', 'ultralytics'),  # the `yolo` command
 }
 
 

@@ -6,6 +6,7 @@ Each set is written once into the cache and reused; DDP ranks may race to build 
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -19,13 +20,18 @@ DEFAULTS = {'images': 500, 'size': 640, 'seed': 0, 'max_objects': 6}
 
 
 def is_synthetic(text: str) -> bool:
-    return text == PREFIX or text.startswith(PREFIX + ':')
+    return text == PREFIX or text.startswith((PREFIX + ':', PREFIX + '.'))
+
+
+def _bare(text: str) -> str:
+    """Ultralytics appends '.yaml' to a data name without one."""
+    return re.sub(r'\.ya?ml$', '', text)
 
 
 def synthetic_options(text: str) -> dict[str, int]:
     """``'synthetic:images=32,size=128'`` -> the full option dict."""
     options = dict(DEFAULTS)
-    _, _, rest = text.partition(':')
+    _, _, rest = _bare(text).partition(':')
     for item in filter(None, rest.split(',')):
         key, _, value = item.partition('=')
         key = key.strip().replace('-', '_')
