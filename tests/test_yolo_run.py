@@ -1,8 +1,10 @@
 """YOLOv5's own scripts on LA, end to end, each step a fresh process with sockets blocked:
 train from scratch (killed after its first epoch, then --resume), val, detect and ONNX
-export of best.pt; onnxruntime gives PyTorch's output."""
+export of best.pt; onnxruntime gives PyTorch's output. ``api.train_val`` resumes the
+killed run and reads a finished one back."""
 from __future__ import annotations
 
+import subprocess
 import time
 import zipfile
 from pathlib import Path
@@ -11,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from yolo_helpers import offline_env, popen_yolo, run_yolo
+from loosen.yolo.api import train_command, train_val
+from yolo_helpers import offline_env, run_yolo
 
 pytest.importorskip('yolov5')
 
@@ -35,15 +38,14 @@ def wait_for_checkpoint(path: Path, proc, timeout: float = 400) -> None:
 
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
-    """A yolov5n_la run killed after epoch 1 of 2, then resumed to the end."""
+    """A yolov5n_la run killed after epoch 1 of 2, then finished by ``api.train_val``."""
     root = tmp_path_factory.mktemp('yolo')
     env = offline_env(root)
     out = root / 'runs' / 'la'
-    train = ['train', '--cfg', 'yolov5n_la.yaml', '--data', DATA, '--weights', '',
-             '--epochs', '2', '--batch-size', '4', '--workers', '0', '--project',
-             str(out.parent), '--name', out.name, '--hyp', 'data/hyps/hyp.scratch-low.yaml',
-             *COMMON]
-    proc = popen_yolo(train, env, root)
+    settings = dict(epochs=2, imgsz=128, batch=4, seed=0, out=out)
+    command = train_command('yolov5n_la.yaml', DATA, device='cpu', workers=0, **settings)
+    proc = subprocess.Popen([*command, '--hyp', 'data/hyps/hyp.scratch-low.yaml'], env=env,
+                            cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last = out / 'weights' / 'last.pt'
     try:
         wait_for_checkpoint(last, proc)
@@ -51,24 +53,41 @@ def run(tmp_path_factory):
         proc.kill()
         proc.wait()
     killed = torch.load(last, map_location='cpu', weights_only=False)
-    resumed = run_yolo(['train', '--resume', str(last)], env, root)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    first_epoch = (out / 'results.csv').read_text()
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        result = train_val('yolov5n_la.yaml', DATA, **settings)  # resumes the killed run
+        again = train_val('yolov5n_la.yaml', DATA, **settings)   # finished: read back
     return {'root': root, 'env': env, 'out': out, 'killed_epoch': killed['epoch'],
-            'log': resumed.stdout + resumed.stderr}
+            'first_epoch': first_epoch, 'result': result, 'again': again}
 
 
 def test_killed_run_resumes_to_the_end(run):
     out = run['out']
     assert run['killed_epoch'] == 0  # killed after its first epoch, optimizer still inside
-    assert 'Resuming training from' in run['log']
-    rows = (out / 'results.csv').read_text().strip().splitlines()
-    assert len(rows) == 1 + 2  # header, epoch 0 (before the kill), epoch 1 (after)
+    rows = (out / 'results.csv').read_text()
+    assert rows.startswith(run['first_epoch'])  # resumed: epoch 0 kept, not trained again
+    assert len(rows.strip().splitlines()) == 1 + 2  # header, epoch 0, epoch 1
     finished = torch.load(out / 'weights' / 'last.pt', map_location='cpu', weights_only=False)
     assert finished['epoch'] == -1 and finished['optimizer'] is None  # stripped: finished
     model = finished['model']
     la = model.model[9]
     assert type(la).__name__ == 'LA' and la.heads == 16
     assert model.yaml['backbone'][9] == [-1, 1, 'LA', []]  # stored as written
+
+
+def test_train_val_reports_best_pt(run):
+    result, again = run['result'], run['again']
+    assert result['weights'] == str(run['out'] / 'weights' / 'best.pt')
+    best = torch.load(result['weights'], map_location='cpu', weights_only=False)
+    assert result['params'] == sum(p.numel() for p in best['model'].parameters())
+    assert result['gflops'] is None or 0.01 < result['gflops'] < 1  # yolov5n at 128 px
+    assert all(0 <= result[k] <= 1 for k in ('map50', 'map50_95', 'precision', 'recall'))
+    assert result['map50_95'] <= result['map50']
+    assert result['seconds'] > again['seconds']  # the second call trained nothing
+    assert {k: v for k, v in again.items() if k != 'seconds'} == {
+        k: v for k, v in result.items() if k != 'seconds'}
 
 
 def test_val_of_best(run):

@@ -42,8 +42,3 @@ def run_yolo(args: list[str], env: dict[str, str], cwd: Path,
              timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, '-m', 'loosen.yolo', *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
-
-
-def popen_yolo(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, '-m', 'loosen.yolo', *args], env=env, cwd=cwd,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
