@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     'predict': 'loosen.engine.cli',
     'compare': 'loosen.engine.compare',  # and demo
     'explain': 'loosen.explain.cli',
+    'yolo': 'loosen.yolo.cli',
 }
 
 

@@ -6,6 +6,7 @@ register models or install patches in this process, then the target runs in it a
 """
 from __future__ import annotations
 
+import importlib
 import os
 import runpy
 import sys
@@ -26,6 +27,9 @@ def run_target(target: str, argv: Sequence[str], *, module: bool = False,
                setup: Iterable[Callable[[], None]] = ()) -> int:
     """Run ``target`` (a script path, or a module name when ``module``) with ``argv``.
 
+    A module target may also name a console-script entry point, ``package.module:function``
+    (Ultralytics' ``yolo`` is ``ultralytics.cfg:entrypoint``): the function is called.
+
     ``sys.argv`` and ``sys.path[0]`` are what ``python target argv...`` would see, and
     are restored afterwards; the target's ``sys.exit`` becomes the returned code.
     """
@@ -36,6 +40,10 @@ def run_target(target: str, argv: Sequence[str], *, module: bool = False,
     if not module:
         sys.path.insert(0, os.path.dirname(os.path.abspath(target)))
     try:
+        if module and ':' in target:
+            name, _, function = target.partition(':')
+            result = getattr(importlib.import_module(name), function)()
+            return exit_code(result) if isinstance(result, int) else 0
         if module:
             runpy.run_module(target, run_name='__main__', alter_sys=True)
         else:

@@ -1,0 +1,48 @@
+"""Where rendered model YAMLs and synthetic detection sets are kept, and how they are
+written so that several processes (DDP ranks) may race to write the same one."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """``$LOOSEN_CACHE``, else ``$XDG_CACHE_HOME/loosen``, else ``~/.cache/loosen``."""
+    if os.environ.get('LOOSEN_CACHE'):
+        return Path(os.environ['LOOSEN_CACHE'])
+    base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
+    return Path(base) / 'loosen'
+
+
+def write_text_once(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically unless it already holds exactly that."""
+    if path.exists() and path.read_text() == text:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile('w', dir=path.parent, delete=False, suffix='.part') as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
+    return path
+
+
+def build_dir_once(path: Path, build: Callable[[Path], object]) -> Path:
+    """Run ``build(folder)`` into a fresh folder and move it to ``path``, unless it exists.
+
+    A process that loses the race throws its copy away: the winner's is identical.
+    """
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
+    try:
+        build(work / 'set')
+        os.replace(work / 'set', path)
+    except OSError:
+        if not path.exists():
+            raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return path
