@@ -12,12 +12,13 @@ map is upsampled to (H, W) and squashed into the gate S; ``forward`` enhances
 ``+ 0`` without the fuse of a single pooling) does not depend on C.
 
 Cost: two reductions over the input's channel groups, then work on maps ``C/heads``
-times smaller, then one gating pass; about 15 operator calls however large the map.
-Two exact rewrites keep it there (``fold_fuse``): the fuse is linear, so it is folded
-into the MLP's output layer, and that layer runs after the upsampling, which is
-linear with weights summing to one; so only ``P * hidden`` maps are upsampled
-(2 at the defaults), not ``heads``. Edge cells that do not fill a window are pooled
-over the pixels they have (ceil division), never dropped.
+times smaller, then one gating pass: 17 operator calls (and some views) whatever
+the map. Two exact rewrites keep the small work small (``fold_fuse``): the fuse is
+linear, so it is folded into the MLP's output layer, and that layer runs after the
+upsampling, which is linear with weights summing to one; so only ``P * hidden`` maps
+are upsampled (2 at the defaults), not ``heads``. Edge cells that do not fill a window
+are pooled over the pixels they have (ceil division), never dropped. In eager
+training a separate autograd function (``la_recompute``) gives a cheaper backward.
 """
 import torch
 import torch.nn.functional as F
