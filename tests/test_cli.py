@@ -25,7 +25,7 @@ def test_installed_console_script_runs():
 
 def test_bench_la_writes_a_report_with_every_contender_and_target(tmp_path, capsys):
     code = main(['bench', 'la', '--shapes', '2x32x6x6', '--rounds', '2', '--budget', '5',
-                 '--out', str(tmp_path)])
+                 '--latency-archs', '--out', str(tmp_path)])
     assert code == 0
     report = (tmp_path / 'la.md').read_text()
     for name in ('LA', 'LA, plain autograd', 'loop reference', 'x * sigmoid(x)', 'timm SE',

@@ -110,6 +110,28 @@ def test_parameter_count_formula_is_independent_of_channels(heads, hidden):
         assert sum(p.numel() for p in la.parameters()) == expected
 
 
+@pytest.mark.parametrize('pool, fuse_params', [('avgmax', 3), ('avg', 0), ('max', 0)])
+def test_parameter_count_formula_per_pooling(pool, fuse_params):
+    heads, hidden = 8, 2
+    la = LA(heads=heads, hidden=hidden, pool=pool)
+    assert sum(p.numel() for p in la.parameters()) == 2 * heads * hidden + hidden + heads + \
+        fuse_params
+    assert ('fuse.weight' in la.state_dict()) == (fuse_params > 0)
+
+
+def test_max_only_is_the_releases_mlp_upsample_sigmoid_without_fuse():
+    # the release's max-only LA: S = sigmoid(up(mlp(M))), y = x * S + x; nothing to fuse
+    la = randomize(LA(heads=4, pool='max'))
+    x = torch.randn(2, 8, 6, 4)
+    peaks = torch.nn.functional.max_pool2d(x.view(2, 4, 2, 6, 4).amax(2), 2)  # (2, 4, 3, 2)
+    with torch.no_grad():
+        gate = torch.sigmoid(torch.nn.functional.interpolate(
+            la.mlp(peaks), size=(6, 4), mode='bilinear', align_corners=False))
+    torch.testing.assert_close(la.attention_map(x), gate)
+    groups = x.view(2, 4, 2, 6, 4)
+    torch.testing.assert_close(la(x), (groups * gate[:, :, None] + groups).view(2, 8, 6, 4))
+
+
 @pytest.mark.parametrize('shape', [(1, 16, 1, 1), (2, 16, 1, 5), (3, 32, 2, 1), (1, 16, 3, 3)])
 def test_maps_smaller_than_a_window_and_tiny_sizes(shape):
     assert_matches_oracle(randomize(LA()), shape)
@@ -220,6 +242,20 @@ def test_torch_compile_matches_eager():
     (g,) = torch.autograd.grad(y.sum(), x)
     (g_ref,) = torch.autograd.grad(la(x).sum(), x)
     torch.testing.assert_close(g, g_ref)
+
+
+def test_whole_model_compiles_in_one_graph_for_inference_and_training():
+    from loosen.timm_plugins import create_model
+
+    model = create_model('alexnet', 'la', num_classes=4).eval()
+    x = torch.randn(2, 3, 96, 96)
+    compiled = torch.compile(model, backend='aot_eager', fullgraph=True)  # no graph break
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-5)
+    model.train()
+    compiled(x).sum().backward()  # in training LA takes plain autograd inside the graph
+    la = next(m for m in model.modules() if isinstance(m, LA))
+    assert la.mlp[0].weight.grad is not None
 
 
 def test_onnx_export_with_dynamic_size_agrees(tmp_path):

@@ -32,7 +32,7 @@ def test_records_give_each_cost_as_a_percentage_over_plain(rows):
     text = format_markdown(records, [1, 2], 64, ['a note'])
     assert f'| alexnet | plain | {plain["params"]:,} | - |' in text
     summary = text.split('## LA over plain')[1]
-    assert f'| alexnet | {la["params_pct"]:+.3g}% |' in summary
+    assert f'| alexnet | la | {la["params_pct"]:+.3g}% |' in summary
     assert summary.count('| alexnet |') == 1 and 'a note' in text
 
 

@@ -27,7 +27,6 @@ def la_loops(la: LA, x: torch.Tensor) -> torch.Tensor:
     heads, win = la.heads, la.window
     per_head = c // heads
     rows, cols = math.ceil(h / win), math.ceil(w / win)
-    fuse_w, fuse_b = la.fuse.weight.flatten(), la.fuse.bias
     coarse = x.new_zeros(b, heads, rows, cols)
     for i in range(rows):
         for j in range(cols):
@@ -39,11 +38,11 @@ def la_loops(la: LA, x: torch.Tensor) -> torch.Tensor:
                 maxes.append(volume.reshape(b, -1).max(1).values)
             stats = {'avg': _shared_mlp(la, torch.stack(means, 1)),
                      'max': _shared_mlp(la, torch.stack(maxes, 1))}
-            used = [stats['avg'], stats['max']] if la.pool == 'avgmax' else [stats[la.pool]]
-            fused = fuse_b.expand(b, heads)
-            for k, s in enumerate(used):
-                fused = fused + fuse_w[k] * s
-            coarse[:, :, i, j] = fused
+            if la.fuse is None:  # one pooling: nothing to fuse
+                coarse[:, :, i, j] = stats[la.pool]
+                continue
+            fuse_w, fuse_b = la.fuse.weight.flatten(), la.fuse.bias
+            coarse[:, :, i, j] = fuse_w[0] * stats['avg'] + fuse_w[1] * stats['max'] + fuse_b
     mode = la.upsample
     corners = None if mode == 'nearest' else False
     gate = torch.sigmoid(F.interpolate(coarse, size=(h, w), mode=mode, align_corners=corners))

@@ -2,6 +2,8 @@
 
 Interleaving spreads the machine's drift (other load, turbo, caches) over every
 contender alike, so the ratios of one run are comparable even when seconds are not.
+On a shared machine, run with one torch thread: ``bench_clock`` then reads this
+process's CPU time, which other processes' load does not stretch.
 """
 from __future__ import annotations
 
@@ -58,15 +60,25 @@ def training_call(module: nn.Module, x: torch.Tensor,
     return lambda: torch.autograd.grad(module(x), inputs, grad)
 
 
-def _per_call(fn: Callable[[], object], number: int) -> float:
-    start = time.perf_counter()
+Clock = Callable[[], float]
+
+
+def bench_clock() -> Clock:
+    """CPU time of this process with one torch thread (no other process's load counts);
+    wall time with more, where the CPU time would count threads spinning at barriers."""
+    return time.process_time if torch.get_num_threads() == 1 else time.perf_counter
+
+
+def _per_call(fn: Callable[[], object], number: int, clock: Clock = time.perf_counter) -> float:
+    start = clock()
     for _ in range(number):
         fn()
-    return (time.perf_counter() - start) / number
+    return (clock() - start) / number
 
 
 def measure(contenders: Mapping[str, Callable[[], object]], *, rounds: int = 7,
-            block: float = 0.1, budget: float = 120.0) -> dict[str, Timing]:
+            block: float = 0.1, budget: float = 120.0,
+            clock: Clock = time.perf_counter) -> dict[str, Timing]:
     """Time every contender interleaved: ``rounds`` rounds, each a block of ~``block`` s.
 
     Each contender is warmed up and its calls per block set from the fastest of a
@@ -74,10 +86,11 @@ def measure(contenders: Mapping[str, Callable[[], object]], *, rounds: int = 7,
     rotates every round, so no contender always runs in the wake of the same
     neighbour. A contender slower than ``block`` per call keeps its first call as
     a sample, and gets only the rounds that fit in ``budget`` seconds, so a slow
-    reference does not stall the benchmark.
+    reference does not stall the benchmark. ``clock`` reads seconds (see ``bench_clock``).
     """
-    first = {name: _per_call(fn, 1) for name, fn in contenders.items()}
-    typical = {name: t if t > block else min(_per_call(contenders[name], 1) for _ in range(3))
+    first = {name: _per_call(fn, 1, clock) for name, fn in contenders.items()}
+    typical = {name: t if t > block else min(_per_call(contenders[name], 1, clock)
+                                             for _ in range(3))
                for name, t in first.items()}
     number = {name: max(1, round(block / max(t, 1e-9))) for name, t in typical.items()}
     samples = {name: [t] if t > block else [] for name, t in first.items()}
@@ -87,7 +100,7 @@ def measure(contenders: Mapping[str, Callable[[], object]], *, rounds: int = 7,
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:  # rotate who goes first
             if len(samples[name]) < planned[name]:
-                samples[name].append(_per_call(contenders[name], number[name]))
+                samples[name].append(_per_call(contenders[name], number[name], clock))
     return {name: Timing(statistics.median(s), len(s), number[name] * len(s))
             for name, s in samples.items()}
 
