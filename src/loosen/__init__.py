@@ -1,8 +1,39 @@
-"""loosen: Loosen Attention for vision models, and a fair comparison of attention modules."""
-from .attention import LA, create_attention, list_attentions
-from .timm_plugins import create_model, resolve_model_name  # registers the timm models
+"""loosen: Loosen Attention for vision models, and a fair comparison of attention modules.
+
+Importing it is cheap: the names below load their modules on first use, and loosen's
+models reach timm's registry the moment timm's models are imported (or at once, when
+they already are), so ``import loosen`` then ``timm.create_model('resnet34_la')`` works
+either way round (see ``loosen.patches.hook``).
+"""
+from __future__ import annotations
+
+import importlib
+
+from .patches.hook import install as _install_hook
 
 __version__ = '0.1.0'
 
-__all__ = ['LA', '__version__', 'create_attention', 'create_model', 'list_attentions',
-           'resolve_model_name']
+_LAZY = {  # public name -> the module defining it
+    'LA': 'loosen.attention',
+    'create_attention': 'loosen.attention',
+    'list_attentions': 'loosen.attention',
+    'create_model': 'loosen.timm_plugins',
+    'resolve_model_name': 'loosen.timm_plugins',
+}
+
+__all__ = ['__version__', *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+_install_hook()
