@@ -7,33 +7,19 @@ either way round (see ``loosen.patches.hook``).
 """
 from __future__ import annotations
 
-import importlib
-
+from ._lazy import lazy_names
 from .patches.hook import install as _install_hook
 
 __version__ = '0.1.0'
 
 _LAZY = {  # public name -> the module defining it
-    'LA': 'loosen.attention',
-    'create_attention': 'loosen.attention',
-    'list_attentions': 'loosen.attention',
-    'create_model': 'loosen.timm_plugins',
-    'resolve_model_name': 'loosen.timm_plugins',
+    'LA': '.attention',
+    'create_attention': '.attention',
+    'list_attentions': '.attention',
+    'create_model': '.timm_plugins',
+    'resolve_model_name': '.timm_plugins',
 }
-
 __all__ = ['__version__', *sorted(_LAZY)]
-
-
-def __getattr__(name: str) -> object:
-    if name not in _LAZY:
-        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
-
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 _install_hook()

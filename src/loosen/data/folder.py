@@ -23,8 +23,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
-from torch.utils.data import Dataset
-from torchvision.datasets.folder import make_dataset
 
 from ..errors import LoosenError
 
@@ -130,6 +128,8 @@ def scan_split(root: Path, split: str, classes: list[str] | None = None
     if extra:
         raise LoosenError(f'{folder}/{extra[0]} is not a class of the training split '
                           f'({", ".join(classes)}); rename or remove it, or add it to training')
+    from torchvision.datasets.folder import make_dataset  # torchvision only when reading
+
     samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)},
                            is_valid_file=is_image_file, allow_empty=True)
     counts = np.bincount([label for _, label in samples], minlength=len(classes))
@@ -140,8 +140,9 @@ def scan_split(root: Path, split: str, classes: list[str] | None = None
     return list(classes), samples
 
 
-class ImageFolderSplit(Dataset):
-    """One split of an image folder: items are ``(RGB image or transform(image), label)``.
+class ImageFolderSplit:
+    """One split of an image folder: items are ``(RGB image or transform(image), label)``
+    (a map-style dataset for torch's DataLoader, without importing torch).
 
     ``classes`` (e.g. the training split's) fixes the labels, so every split agrees;
     a split missing one of them is an error. With ``skip_bad`` every image is decoded

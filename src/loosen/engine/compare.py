@@ -14,16 +14,17 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..bench.report import write_report
 from ..data import write_synthetic
 from ..errors import LoosenError
-from ..timm_plugins import resolve_model_name
 from .config import EngineConfig, default_workers
 from .flags import add_flags, config_from_args
-from .test import TestResult, run_test
-from .train import TrainResult, train
+
+if TYPE_CHECKING:  # the engine loads torch and timm: only when a comparison runs
+    from .test import TestResult
+    from .train import TrainResult
 
 METRICS = (('accuracy', 'accuracy'), ('macro_f1', 'macro-F1'),
            ('balanced_accuracy', 'balanced accuracy'), ('loss', 'loss'))
@@ -42,6 +43,10 @@ class Entry:
 def compare(models: list[str], base: EngineConfig, out: Path, notes: list[str] | None = None,
             progress: bool | None = None) -> list[Entry]:
     """Train and test each of ``models`` with ``base``'s settings into ``out/<model>/``."""
+    from ..timm_plugins import resolve_model_name
+    from .test import run_test
+    from .train import train
+
     names = [resolve_model_name(m) for m in models]  # fail on a bad name before any training
     if len(set(names)) != len(names):
         raise LoosenError(f'--models names a model twice ({", ".join(names)}); give each once')

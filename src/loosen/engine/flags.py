@@ -25,7 +25,6 @@ import yaml
 
 from ..data import SPLITS
 from ..errors import LoosenError
-from ..timm_plugins import resolve_model_name
 from .config import BALANCE, BEST_METRICS, DEFAULT_MODEL, NORMS, EngineConfig
 
 # flag dest -> the constructor argument of the seed's ViT flags
@@ -209,6 +208,8 @@ def _data_source(args: argparse.Namespace) -> dict[str, Any]:
 
 def config_from_args(args: argparse.Namespace, command: str) -> tuple[EngineConfig, list[str]]:
     """The engine config of parsed flags, and notes on flags that change nothing."""
+    from ..timm_plugins import resolve_model_name  # timm: only once a command runs
+
     values = vars(args)
     fields = EngineConfig.__dataclass_fields__
     config = EngineConfig(**{k: v for k, v in values.items()
