@@ -147,18 +147,21 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument('--best-metric', choices=tuple(BEST_METRICS))
     out = parser.add_argument_group('outputs')
     out.add_argument('--save_path', '--save-path', dest='save_path',
-                     help='the best checkpoint (default: <output-dir>/best.pth)')
-    out.add_argument('--resume', help="a run's last.pth to continue from")
-    out.add_argument('--overwrite', action='store_true', help='start again over an old run')
+                     help='the best checkpoint (default: best.pth in the run directory)')
+    out.add_argument('--resume', help="a run's last.pth: continue that run in its directory")
+    out.add_argument('--overwrite', action='store_true',
+                     help='start again in --output-dir itself, even when it holds a run')
     out.add_argument('--export-weights', metavar='FILE.safetensors',
                      help='also write the best weights as safetensors, for sharing')
 
 
 def add_common_flags(parser: argparse.ArgumentParser, command: str) -> None:
     if command != 'predict':
+        where = ('; a new run never overwrites one: it goes to <dir>2, <dir>3... (as YOLOv5\'s '
+                 'exp2)') if command == 'train' else ''
         parser.add_argument('--output_dir', '--output-dir', '--log_dir', '--log-dir', '--out',
                             dest='output_dir', help=f'run directory (default: runs/{command}/'
-                                                    '<model>)')
+                                                    f'<model>{where})')
     parser.add_argument('--device', help="'cpu', 'cuda', 'cuda:0' (default: cuda if present)")
     parser.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None,
                         help='progress bars (default: on a terminal)')
