@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from .flags import add_flags, config_from_args
+from .flags import DefaultsFormatter, add_flags, config_from_args
 
 DESCRIPTIONS = {
     'train': 'Train a classifier on an image folder (or the synthetic aurora set). Accepts '
@@ -60,6 +60,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         parser = commands.add_parser(
             command, help=DESCRIPTIONS[command].split('. ')[0].lower(),
             description=DESCRIPTIONS[command], allow_abbrev=False,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+            formatter_class=DefaultsFormatter)
         add_flags(parser, command)
         parser.set_defaults(run=run)

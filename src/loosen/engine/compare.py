@@ -20,7 +20,7 @@ from ..bench.report import write_report
 from ..data import write_synthetic
 from ..errors import LoosenError
 from .config import EngineConfig, default_workers
-from .flags import add_flags, config_from_args
+from .flags import DefaultsFormatter, add_flags, config_from_args
 
 if TYPE_CHECKING:  # the engine loads torch and timm: only when a comparison runs
     from .test import TestResult
@@ -179,14 +179,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         'compare', help='train and test several models alike, report side by side',
         description=__doc__, allow_abbrev=False,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultsFormatter)
     parser.add_argument('--models', nargs='+', required=True,
                         help='e.g. mobilenetv1_la mobilenetv1_plain mobilenetv1_cbam')
     add_flags(parser, 'train')
     parser.set_defaults(run=run_compare)
     demo = commands.add_parser(
         'demo', help='the main job on built-in data: LA vs plain MobileNet on synthetic aurora',
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description=__doc__, formatter_class=DefaultsFormatter)
     demo.add_argument('--out', default='runs/demo')
     demo.add_argument('--per-class', type=int, default=400, help='synthetic frames per class')
     demo.add_argument('--size', type=int, default=128)

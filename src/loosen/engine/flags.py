@@ -41,6 +41,18 @@ COMMANDS = ('train', 'test', 'predict')
 KEEP_UNSET = {'model', 'data', 'output_dir', 'device'}  # None means "decide from the rest"
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default unless it says nothing (None, off, empty) or the help
+    already spells it out."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        says_nothing = action.default is None or action.default is False or \
+            action.default == [] or action.default is argparse.SUPPRESS
+        if says_nothing or 'default' in (action.help or ''):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _key_value(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition('=')
     if not sep or not key:
@@ -55,7 +67,10 @@ def add_model_flags(parser: argparse.ArgumentParser, command: str) -> None:
                             f'(train default: {DEFAULT_MODEL}; {VIT_DEFAULT} with ViT flags; '
                             'test: the checkpoint\'s)')
     group.add_argument('--model-kwargs', nargs='+', type=_key_value, default=[],
-                       metavar='KEY=VALUE', help='constructor options, e.g. channel_multiplier=0.5')
+                       metavar='KEY=VALUE', help='constructor options, e.g. channel_multiplier=0.5'
+                       + ('' if command == 'train' else " (checked against the checkpoint's)"))
+    if command == 'predict':  # the checkpoint says the rest
+        return
     group.add_argument('--num_classes', '--num-classes', '--nb-classes', dest='num_classes',
                        type=int, help='checked against the class folders')
     group.add_argument('--dropout', '--drop', dest='dropout', type=float)
@@ -79,6 +94,10 @@ def add_model_flags(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 def add_data_flags(parser: argparse.ArgumentParser, command: str) -> None:
+    if command == 'predict':  # images come as PATHs, sized as the checkpoint says
+        group = parser.add_argument_group('data')
+        _add_loader_flags(group)
+        return
     group = parser.add_argument_group('data (no path given: the synthetic aurora set)')
     group.add_argument('--data', help="'synthetic', or a folder with train/ val/ [test/]")
     group.add_argument('--data_root', '--data-root', '--data-path', '--data_path', '--data-dir',
@@ -90,13 +109,7 @@ def add_data_flags(parser: argparse.ArgumentParser, command: str) -> None:
     group.add_argument('--img_size', '--img-size', '--input-size', '--input_size',
                        dest='img_size', type=int, help='square input size (default: the '
                                                        "model's, 224)")
-    group.add_argument('--batch_size', '--batch-size', '-b', dest='batch_size', type=int,
-                       help='per process')
-    group.add_argument('--num-workers', '--num_workers', '-j', dest='num_workers', type=int,
-                       help='loader processes per training process')
-    group.add_argument('--skip-bad-images', '--skip-bad', dest='skip_bad_images',
-                       action='store_true', help='leave unreadable images out (and count '
-                                                 'them) instead of stopping')
+    _add_loader_flags(group)
     group.add_argument('--cache-mb', type=int, help='keep decoded images in memory up to '
                                                     'this many MB (0: decode every epoch)')
     group.add_argument('--synthetic-per-class', type=int,
@@ -118,6 +131,16 @@ def add_data_flags(parser: argparse.ArgumentParser, command: str) -> None:
     aug.add_argument('--reprob', type=float, help='random-erase probability')
     aug.add_argument('--balance', choices=BALANCE,
                      help='class imbalance: weigh the loss, or draw classes equally often')
+
+
+def _add_loader_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument('--batch_size', '--batch-size', '-b', dest='batch_size', type=int,
+                       help='per process')
+    group.add_argument('--num-workers', '--num_workers', '-j', dest='num_workers', type=int,
+                       help='loader processes per training process')
+    group.add_argument('--skip-bad-images', '--skip-bad', dest='skip_bad_images',
+                       action='store_true', help='leave unreadable images out (and count '
+                                                 'them) instead of stopping')
 
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
@@ -198,13 +221,14 @@ def add_flags(parser: argparse.ArgumentParser, command: str) -> None:
 
 def _data_source(args: argparse.Namespace) -> dict[str, Any]:
     """'synthetic' unless a path is given; ``--data DIR`` is ``--data-path DIR``."""
-    paths = {k: getattr(args, k) for k in ('data_root', 'train_dir', 'val_dir', 'test_dir')}
-    if args.data not in (None, 'synthetic'):
+    paths = {k: getattr(args, k, None) for k in ('data_root', 'train_dir', 'val_dir', 'test_dir')}
+    data = getattr(args, 'data', None)
+    if data not in (None, 'synthetic'):
         if paths['data_root']:
             raise LoosenError(f'--data {args.data} and --data-path {paths["data_root"]}: give '
                               'the folder once')
-        paths['data_root'] = args.data
-    if args.data == 'synthetic' and any(paths.values()):
+        paths['data_root'] = data
+    if data == 'synthetic' and any(paths.values()):
         raise LoosenError('--data synthetic and a data path: leave out one of them')
     return {'data': 'folder' if any(paths.values()) else 'synthetic', **paths}
 
@@ -219,12 +243,12 @@ def config_from_args(args: argparse.Namespace, command: str) -> tuple[EngineConf
                              if k in fields and v is not None and k not in ('data', 'model')})
     config.__dict__.update(_data_source(args))
     kwargs = dict(args.model_kwargs)
-    kwargs.update({ARCH_FLAGS[k]: values[k] for k in ARCH_FLAGS if values[k] is not None})
+    kwargs.update({ARCH_FLAGS[k]: values[k] for k in ARCH_FLAGS if values.get(k) is not None})
     config.model_kwargs = kwargs
     if args.model:
         config.model = resolve_model_name(args.model)
     elif command == 'train':
-        config.model = VIT_DEFAULT if any(values[k] is not None for k in ARCH_FLAGS) \
+        config.model = VIT_DEFAULT if any(values.get(k) is not None for k in ARCH_FLAGS) \
             else DEFAULT_MODEL
     else:
         config.model = None
@@ -240,6 +264,6 @@ def config_from_args(args: argparse.Namespace, command: str) -> tuple[EngineConf
 def parse(command: str, argv: Sequence[str]) -> tuple[EngineConfig, list[str]]:
     """``argv`` of ``command`` -> (config, notes); the tests' and scripts' way in."""
     parser = argparse.ArgumentParser(prog=f'loosen {command}', allow_abbrev=False,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=DefaultsFormatter)
     add_flags(parser, command)
     return config_from_args(parser.parse_args(list(argv)), command)
