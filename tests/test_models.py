@@ -28,11 +28,11 @@ TINY = {
     'zfnet': dict(fc_dim=32),
     'resnet34': dict(layers=(1, 1, 1, 1), channels=(16, 32, 32, 64)),
     'mobilenetv1': dict(channel_multiplier=0.25, depth_multiplier=0.5),
-    'vit_tiny': VIT_TINY, 'vit_small': VIT_TINY, 'vit_base': VIT_TINY,
+    'vit_tiny': VIT_TINY, 'vit_small': VIT_TINY, 'vit_base': VIT_TINY, 'vit_paper': VIT_TINY,
     'rmt_t': RMT_TINY, 'rmt_s': RMT_TINY,
 }
 REFERENCE_PARAMS = {'resnet34': 21.8e6, 'mobilenetv1': 4.2e6, 'vit_base': 86e6,
-                    'rmt_s': 27e6, 'rmt_t': 14e6}
+                    'rmt_s': 27e6, 'rmt_t': 14e6, 'vit_paper': 11.4e6}
 
 
 def la_params(heads: int) -> int:
@@ -82,9 +82,16 @@ PAPER_SPOTS = {  # the (C, H, W) at the attention's input at 224, DESIGN.md sect
     'mobilenetv1_la': [(512, 14, 14)],
     'vit_base_la': [(768, 14, 14)] * 12,
     'vit_small_la': [(384, 14, 14)] * 12,
-    'rmt_s_la': [(1024, 7, 7)],
-    'rmt_t_la': [(1024, 7, 7)],
+    'vit_paper_la': [(384, 14, 14)] * 6,
+    'rmt_s_la': [(1024, 8, 8)],  # the release resizes RMT's 7x7 map to 8x8 for LA
+    'rmt_t_la': [(1024, 8, 8)],
 }
+PAPER_HEADS = {'alexnet': 32, 'zfnet': 16, 'resnet34': 16, 'mobilenetv1': 32, 'rmt': 32,
+               'vit': 16}  # LA heads in the release, per backbone
+
+
+def paper_heads(arch: str) -> int:
+    return next(h for prefix, h in PAPER_HEADS.items() if arch.startswith(prefix))
 
 
 @pytest.mark.parametrize('name', sorted(PAPER_SPOTS))
@@ -97,7 +104,7 @@ def test_paper_models_at_224_put_la_where_the_paper_does(name):
     assert out.shape == (1, 4) and torch.isfinite(out).all()
     assert seen == PAPER_SPOTS[name]
     heads = {m.heads for m in model.modules() if isinstance(m, LA)}
-    assert heads == ({32} if name.startswith('rmt') else {16})
+    assert heads == {paper_heads(name)}
 
 
 def meta_model(name: str, **kwargs) -> torch.nn.Module:
@@ -122,9 +129,8 @@ def test_la_model_differs_from_plain_by_exactly_its_la_modules(arch):
     assert set(la_sd) - set(plain_sd) == attention_keys(la)
     assert set(plain_sd) <= set(la_sd)
     assert all(la_sd[k].shape == v.shape for k, v in plain_sd.items())
-    slots = 12 if arch.startswith('vit') else 1
-    heads = get_arch(arch).heads
-    assert n_params(la) - n_params(plain) == slots * la_params(heads)
+    slots = get_arch(arch).kwargs.get('depth', 1)  # ViTs: one per block
+    assert n_params(la) - n_params(plain) == slots * la_params(paper_heads(arch))
 
 
 @pytest.mark.parametrize('ours, theirs', [
@@ -136,9 +142,9 @@ def test_plain_models_keep_the_keys_of_timms_own_model(ours, theirs):
 
 
 @pytest.mark.parametrize('arch, size, spot', [
-    ('vit_base', (48, 80), (3, 5)), ('rmt_s', (96, 64), (3, 2)), ('resnet34', (100, 70), (7, 5)),
+    ('vit_base', (48, 80), (3, 5)), ('rmt_s', (96, 64), (4, 2)), ('resnet34', (100, 70), (7, 5)),
     ('mobilenetv1', (72, 56), (5, 4)), ('alexnet', (100, 70), (2, 1)),
-    ('zfnet', (70, 90), (8, 11))])
+    ('zfnet', (70, 90), (7, 10))])
 def test_any_input_size_the_arch_admits(arch, size, spot):
     model = tiny(f'{arch}_la').eval()
     seen = la_inputs(model)
@@ -204,11 +210,12 @@ def test_la_heads_fit_narrow_widths_unless_given():
         tiny('mobilenetv1_la', attn_kwargs={'heads': 24})
 
 
-def test_other_modules_keep_their_own_head_count():
+def test_other_modules_take_the_releases_heads_at_the_paper_spot_and_their_own_per_block():
     gcsa = loosen.create_attention('gcsa', 64)
     model = loosen.create_model('resnet34', 'gcsa', **TINY['resnet34'])
-    slots = [m for m in model.modules() if type(m) is type(gcsa)]
-    assert [m.heads for m in slots] == [gcsa.heads] == [4]
+    assert [m.heads for m in model.modules() if type(m) is type(gcsa)] == [1]  # the release's
+    model = loosen.create_model('resnet34', 'gcsa', placement='block', **TINY['resnet34'])
+    assert {m.heads for m in model.modules() if type(m) is type(gcsa)} == {gcsa.heads} == {4}
 
 
 @pytest.mark.parametrize('seed, name', [

@@ -1,6 +1,6 @@
 """LA and the attention modules it is compared with, behind one registry."""
 # importing a module registers its attention names
-from . import cbam, fsa, gcsa, lesa, lma, mlca, nam, sam, simam, timm_wrapped  # noqa: F401
+from . import cbam, cca, fsa, gcsa, lesa, lma, mlca, nam, sam, simam, timm_wrapped  # noqa: F401
 from .la import LA
 from .registry import (
     AttentionSpec,

@@ -9,6 +9,9 @@ channel maps: q and k are L2-normalised over the H*W positions, scaled by a lear
 temperature per head and softmaxed over channels, so the cost is linear in H*W.
 A 1x1 convolution projects the result; as in the paper, any residual is left to the
 surrounding block.
+
+The paper's release gives GCSA a different head count in each of its code bases
+(``RELEASE_HEADS``); the backbones here use it at ``placement='paper'``.
 """
 from __future__ import annotations
 
@@ -19,10 +22,15 @@ from torch import nn
 from .checks import check_heads
 from .registry import register_attention
 
+# GCSA heads in the release, by where it sits: AlexNet, ZFNet, ResNet-34 and MobileNet
+# (``GCSA(C, 1, True)``), RMT (the same), its ViT (``num_heads=4``), YOLOv5 (fixed at 8)
+RELEASE_HEADS = {'cnn': 1, 'rmt': 1, 'vit': 4, 'yolov5': 8}
+
 
 @register_attention('gcsa', paper='Li et al., Rethinking Transformer-Based Blind-Spot Network '
                                   'for Self-Supervised Image Denoising (GCSA), 2024',
-                    params='4*C**2 + 34*C + 4; the last term is heads (default 4)')
+                    params='4*C**2 + 34*C + 4; the last term is heads '
+                           '(4 by default; see RELEASE_HEADS)')
 class GCSA(nn.Module):
     """Channel-wise multi-head self-attention (Li et al., TBSN 2024), (B, C, H, W) -> same.
 

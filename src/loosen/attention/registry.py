@@ -13,6 +13,13 @@ from torch import nn
 
 from ..errors import unknown_name
 
+# where a module comes from: the paper's release, the project's seed write-ups, or neither
+SOURCES = {
+    'release': "in the LA paper's released code (its classification, ViT, RMT or YOLOv5 part)",
+    'seed': "from the project's seed write-ups (../shared/seeds), not in the paper's release",
+    'extra': 'neither in the release nor in the seeds: an extra contender timm ships',
+}
+
 
 @dataclass(frozen=True)
 class AttentionSpec:
@@ -22,18 +29,25 @@ class AttentionSpec:
     factory: Callable[..., nn.Module]
     paper: str
     params: str  # the parameter count as a function of C, in words or a formula
+    source: str = 'release'  # a key of SOURCES
 
 
 _REGISTRY: dict[str, AttentionSpec] = {}
 
 
-def register_attention(name: str, *, paper: str, params: str) -> Callable:
-    """Decorator: register a class or factory taking ``(channels, **kwargs)`` as ``name``."""
+def register_attention(name: str, *, paper: str, params: str,
+                       source: str = 'release') -> Callable:
+    """Decorator: register a class or factory taking ``(channels, **kwargs)`` as ``name``.
+
+    ``source`` says whether the paper's release has the module (see ``SOURCES``).
+    """
+    if source not in SOURCES:
+        raise ValueError(f'source={source!r} is unknown; choose one of {", ".join(SOURCES)}')
 
     def wrap(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f'attention {name!r} is registered twice')
-        _REGISTRY[name] = AttentionSpec(name, factory, paper, params)
+        _REGISTRY[name] = AttentionSpec(name, factory, paper, params, source)
         return factory
 
     return wrap

@@ -4,7 +4,8 @@
 Modules, one concept each: ``config`` (the one configuration), ``flags`` (every command
 line onto it), ``data`` (datasets, timm transforms, samplers, loaders), ``model``,
 ``runtime`` (device, torchrun, seeding), ``train`` (the loop), ``evaluate``,
-``test``, ``predict``, ``checkpoint`` (atomic, data-only), ``metrics``, ``report``.
+``test``, ``predict``, ``checkpoint`` (atomic, data-only), ``metrics``, ``report``,
+``recipes`` (the paper's training recipes).
 """
 from .._lazy import lazy_names
 

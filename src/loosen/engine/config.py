@@ -25,7 +25,7 @@ BEST_METRICS = {  # name -> True when larger is better
     'loss': False,
 }
 BALANCE = ('none', 'weights', 'sampler')
-NORMS = ('dataset', 'model')
+NORMS = ('dataset', 'model', 'imagenet')
 
 
 def default_workers() -> int:
@@ -42,6 +42,8 @@ class EngineConfig:
     Paths are kept as strings so the config round-trips through YAML and checkpoints
     (which hold plain containers only).
     """
+
+    recipe: str | None = None                   # the paper recipe applied (engine/recipes.py)
 
     # model
     model: str | None = DEFAULT_MODEL           # registered name; test: None = the checkpoint's
@@ -60,14 +62,17 @@ class EngineConfig:
     synthetic_classes: list[str] = field(default_factory=lambda: list(CORE_CLASSES))
     synthetic_seed: int = 0                     # the data's seed (splits add 0, 1, 2)
     img_size: int | None = None                 # None: the model's default (224)
-    norm: str = 'dataset'                       # mean/std of the training images, or the model's
+    norm: str = 'dataset'                       # training images' mean/std, the model's, ImageNet's
     crop_pct: float = 1.0                       # all-sky frames: keep the horizon
+    crop_mode: str | None = None                # timm's: None/'center', 'squash', 'border'
+    augment: bool = True                        # False: train on the eval transform
     scale: tuple[float, float] = (0.6, 1.0)     # random-resized-crop area
     hflip: float = 0.5
     vflip: float = 0.5
     color_jitter: float = 0.2
     auto_augment: str | None = None
     reprob: float = 0.0
+    remode: str = 'const'                       # timm's random-erase fill: 'const', 'pixel'...
     balance: str = 'weights'                    # class weights in the loss; 'sampler'; 'none'
     skip_bad_images: bool = False
     cache_mb: int = 2048                        # decoded images kept in memory up to this
@@ -80,7 +85,9 @@ class EngineConfig:
     lr: float = 1e-3
     weight_decay: float = 0.05
     momentum: float = 0.9
-    sched: str = 'cosine'
+    sched: str = 'cosine'                       # a timm scheduler, or 'plateau' on best_metric
+    decay_rate: float = 0.1                     # plateau: lr factor
+    patience_epochs: int = 10                   # plateau: epochs without a better best_metric
     warmup_epochs: int = 0
     warmup_lr: float = 1e-6
     min_lr: float = 1e-6
@@ -128,6 +135,9 @@ class EngineConfig:
         for name in ('epochs', 'batch_size', 'synthetic_per_class', 'top_k'):
             if getattr(self, name) < 1:
                 raise LoosenError(f'--{name.replace("_", "-")} must be at least 1')
+        if self.sched == 'plateau' and self.warmup_epochs:
+            raise LoosenError('--sched plateau has no warm-up here; pass --warmup-epochs 0 or '
+                              'another --sched')
         if self.mixing and self.batch_size % 2:
             raise LoosenError(f'--mixup/--cutmix pair images within a batch; make --batch-size '
                               f'even (not {self.batch_size})')

@@ -27,7 +27,12 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from timm.data import create_transform, resolve_data_config
+from timm.data import (
+    IMAGENET_DEFAULT_MEAN,
+    IMAGENET_DEFAULT_STD,
+    create_transform,
+    resolve_data_config,
+)
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from torchvision.transforms import Compose, Normalize
@@ -242,8 +247,12 @@ def data_config(config: EngineConfig, model: nn.Module, side: int,
     and the ``decode_side`` images were shrunk to."""
     size = default_img_size(config)
     args: dict[str, Any] = {'crop_pct': config.crop_pct, 'input_size': (3, size, size)}
+    if config.crop_mode:
+        args['crop_mode'] = config.crop_mode
     if config.norm == 'dataset' and stats is not None:
         args['mean'], args['std'] = stats
+    elif config.norm == 'imagenet':
+        args['mean'], args['std'] = IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
     resolved = resolve_data_config(args, model=model)
     return {**{k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()},
             'decode_side': side}
@@ -257,12 +266,12 @@ def make_transform(data_cfg: dict[str, Any], config: EngineConfig | None,
     common = dict(input_size=tuple(data_cfg['input_size']), mean=tuple(data_cfg['mean']),
                   std=tuple(data_cfg['std']), interpolation=data_cfg['interpolation'],
                   crop_pct=data_cfg['crop_pct'], crop_mode=data_cfg.get('crop_mode'))
-    if not training:
+    if not training or not config.augment:  # no augmentation: train on the eval transform
         return GrayFirst(create_transform(**common))
     timm_transform = create_transform(
         **common, is_training=True, scale=tuple(config.scale), hflip=config.hflip,
         vflip=config.vflip, color_jitter=(config.color_jitter, config.color_jitter, 0.0),
-        auto_augment=config.auto_augment, re_prob=config.reprob)
+        auto_augment=config.auto_augment, re_prob=config.reprob, re_mode=config.remode)
     return GrayFirst(timm_transform, rgb=bool(config.auto_augment))
 
 

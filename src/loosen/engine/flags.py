@@ -26,6 +26,7 @@ import yaml
 from ..data import SPLITS
 from ..errors import LoosenError
 from .config import BALANCE, BEST_METRICS, DEFAULT_MODEL, NORMS, EngineConfig
+from .recipes import RECIPES, recipe_under
 
 # flag dest -> the constructor argument of the seed's ViT flags
 ARCH_FLAGS = {'patch_size': 'patch_size', 'in_channels': 'in_chans', 'embed_dim': 'embed_dim',
@@ -121,14 +122,18 @@ def add_data_flags(parser: argparse.ArgumentParser, command: str) -> None:
         return
     aug = parser.add_argument_group('preprocessing and augmentation (timm transforms)')
     aug.add_argument('--norm', choices=NORMS,
-                     help="normalise by the training images' mean/std or the model's")
+                     help="normalise by the training images' mean/std, the model's or ImageNet's")
     aug.add_argument('--crop-pct', type=float)
+    aug.add_argument('--crop-mode', help="timm's eval crop: 'center', 'squash', 'border'")
+    aug.add_argument('--augment', action=argparse.BooleanOptionalAction,
+                     help='--no-augment: train on the eval transform (no crops, flips, jitter)')
     aug.add_argument('--scale', type=float, nargs=2, metavar=('MIN', 'MAX'))
     aug.add_argument('--hflip', type=float)
     aug.add_argument('--vflip', type=float)
     aug.add_argument('--color-jitter', type=float, help='brightness and contrast jitter')
     aug.add_argument('--aa', dest='auto_augment', help="timm auto-augment, e.g. 'rand-m9-mstd0.5'")
     aug.add_argument('--reprob', type=float, help='random-erase probability')
+    aug.add_argument('--remode', help="random-erase fill: 'const', 'rand', 'pixel'")
     aug.add_argument('--balance', choices=BALANCE,
                      help='class imbalance: weigh the loss, or draw classes equally often')
 
@@ -145,13 +150,20 @@ def _add_loader_flags(group: argparse._ArgumentGroup) -> None:
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group('optimisation (timm optimizers and schedulers)')
+    group.add_argument('--recipe', choices=tuple(RECIPES),
+                       help="the paper's training recipe (flags set to other values than "
+                            "loosen's defaults win over it): " + '; '.join(
+                                f'{r.name}: {r.summary}' for r in RECIPES.values()))
     group.add_argument('--epochs', type=int)
     group.add_argument('--lr', '--learning_rate', '--learning-rate', dest='lr', type=float)
     group.add_argument('--weight-decay', '--weight_decay', '--wd', dest='weight_decay',
                        type=float)
     group.add_argument('--opt', help="any timm optimizer ('adamw', 'sgd'...)")
     group.add_argument('--momentum', type=float)
-    group.add_argument('--sched', help="timm scheduler or 'none'")
+    group.add_argument('--sched', help="timm scheduler, 'none', or 'plateau' (lr x --decay-rate "
+                                       "after --patience-epochs without a better --best-metric)")
+    group.add_argument('--decay-rate', type=float)
+    group.add_argument('--patience-epochs', type=int)
     group.add_argument('--warmup-epochs', type=int)
     group.add_argument('--warmup-lr', type=float)
     group.add_argument('--min-lr', type=float)
@@ -253,6 +265,8 @@ def config_from_args(args: argparse.Namespace, command: str) -> tuple[EngineConf
     else:
         config.model = None
     config.scale = tuple(config.scale)
+    if values.get('recipe'):
+        config = recipe_under(config, values['recipe'])
     notes = [f'--{k.replace("_", "-")}: {why}; nothing to change'
              for k, why in NO_OP_FLAGS.items() if values.get(k)]
     if values.get('distillation_type', 'none') != 'none':

@@ -1,6 +1,9 @@
 """The training loop, built on timm's parts.
 
-``create_optimizer_v2`` and ``create_scheduler_v2`` (stepped per update),
+``create_optimizer_v2`` and ``create_scheduler_v2`` (stepped per update), or torch's
+``ReduceLROnPlateau`` on the validation metric for ``--sched plateau`` (its patience
+counter is in its state dict, so ``--resume`` continues it; timm's plateau scheduler
+does not save it),
 ``Mixup``/CutMix with ``SoftTargetCrossEntropy``, ``LabelSmoothingCrossEntropy``,
 ``ModelEmaV3`` (with its decay warm-up, so short runs get a useful average), AMP and
 channels-last on CUDA only, ``DistributedDataParallel`` under ``torchrun``.
@@ -29,6 +32,7 @@ from timm.scheduler import create_scheduler_v2
 from timm.utils import ModelEmaV3, distribute_bn
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -122,10 +126,16 @@ class Trainer:
         self.optimizer = create_optimizer_v2(self.net, opt=config.opt, lr=config.lr,
                                              weight_decay=config.weight_decay,
                                              momentum=config.momentum)
-        self.scheduler, _ = create_scheduler_v2(
-            self.optimizer, sched=config.sched, num_epochs=config.epochs,
-            warmup_epochs=config.warmup_epochs, warmup_lr=config.warmup_lr,
-            min_lr=config.min_lr, step_on_epochs=False, updates_per_epoch=updates_per_epoch)
+        self.scheduler, self.plateau = None, None
+        if config.sched == 'plateau':  # the release's CNN schedule, stepped on validation
+            self.plateau = ReduceLROnPlateau(
+                self.optimizer, mode='max' if BEST_METRICS[config.best_metric] else 'min',
+                factor=config.decay_rate, patience=config.patience_epochs, min_lr=config.min_lr)
+        else:
+            self.scheduler, _ = create_scheduler_v2(
+                self.optimizer, sched=config.sched, num_epochs=config.epochs,
+                warmup_epochs=config.warmup_epochs, warmup_lr=config.warmup_lr,
+                min_lr=config.min_lr, step_on_epochs=False, updates_per_epoch=updates_per_epoch)
         self.mixup = build_mixup(config, num_classes)
         weights = weights.to(runtime.device) if weights is not None else None
         self.criterion = build_criterion(config, weights).to(runtime.device)
@@ -197,6 +207,16 @@ class Trainer:
         return {'train_loss': total / seen, 'train_accuracy': correct / seen,
                 'images_per_s': seen / seconds, 'seconds': seconds}
 
+    @property
+    def schedule(self) -> Any:
+        """What sets the lr: timm's scheduler (per update), the plateau rule, or None."""
+        return self.plateau if self.plateau is not None else self.scheduler
+
+    def end_epoch(self, value: float) -> None:
+        """After validation: the plateau rule sees the epoch's ``best_metric`` value."""
+        if self.plateau is not None:
+            self.plateau.step(value)
+
     def state(self, full: bool) -> dict[str, Any]:
         """Weights (and the EMA's); with ``full`` also optimizer, scheduler, RNG: all
         that ``--resume`` needs."""
@@ -206,7 +226,7 @@ class Trainer:
             'updates': self.updates}
         if full:
             found.update(optimizer=self.optimizer.state_dict(),
-                         scheduler=self.scheduler.state_dict() if self.scheduler else None,
+                         scheduler=self.schedule.state_dict() if self.schedule else None,
                          rng=rng_state())
         return found
 
@@ -215,8 +235,8 @@ class Trainer:
         if self.ema is not None and checkpoint.get('ema') is not None:
             self.ema.module.load_state_dict(checkpoint['ema'])
         self.optimizer.load_state_dict(checkpoint['optimizer'])
-        if self.scheduler is not None and checkpoint.get('scheduler') is not None:
-            self.scheduler.load_state_dict(checkpoint['scheduler'])
+        if self.schedule is not None and checkpoint.get('scheduler') is not None:
+            self.schedule.load_state_dict(checkpoint['scheduler'])
         self.updates = checkpoint['updates']
         set_rng_state(checkpoint['rng'])
 
@@ -385,6 +405,7 @@ def _fit(prepared: Prepared, runtime: Runtime, run_dir: Path, log: Any,
                                                         len(classes)).items()})
         history.append(row)
         value = row[f'val_{config.best_metric}']
+        trainer.end_epoch(value)
         improved = _improved(value, best, config.best_metric)
         if improved:
             best = {'epoch': epoch + 1, 'metric': config.best_metric, 'value': value,

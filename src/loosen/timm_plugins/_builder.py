@@ -17,6 +17,7 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torch import nn
 
 from ..attention import get_attention
+from ..attention.gcsa import RELEASE_HEADS
 from ..errors import LoosenError
 
 AttentionLayer = Callable[..., nn.Module]  # (channels) -> module
@@ -36,31 +37,39 @@ def no_attention(channels: int, **factory_kwargs: Any) -> nn.Module:
 
 
 def attention_layer(attention: str | None, kwargs: Mapping[str, Any] | None = None,
-                    heads: int = 16) -> AttentionLayer:
+                    defaults: Mapping[str, Any] | None = None) -> AttentionLayer:
     """A factory ``(channels) -> module`` for ``attention`` (None: the empty slot).
 
-    ``kwargs`` go to every module built. ``heads`` is LA's head count at this placement;
-    other modules with a ``heads`` argument keep their own default. Unless ``kwargs``
-    sets it, a module gets ``gcd(channels, heads)``: its head count where that divides
-    the width, the largest count below it that does elsewhere (narrow blocks).
+    ``defaults`` are this spot's options for the module (at ``placement='paper'`` the
+    release's, e.g. LA's heads and window per backbone); ``kwargs`` go to every module
+    built and override them. Unless ``kwargs`` sets it, a head count (the spot's, else
+    the module's own default) is fitted to each width: ``gcd(channels, heads)``, the
+    count itself where it divides the width, the largest below it that does elsewhere.
     """
     if attention is None:
         return no_attention
     spec = get_attention(attention)
     kwargs = dict(kwargs or {})
-    if spec.name != 'la':  # other modules keep their own head count, if they have one
+    options = {**(defaults or {}), **kwargs}
+    heads = None
+    if 'heads' not in kwargs:
         own = inspect.signature(spec.factory).parameters.get('heads')
-        heads = own.default if own is not None else None
-    fit = 'heads' not in kwargs and isinstance(heads, int)
+        heads = options.pop('heads', own.default if own is not None else None)
 
     def build(channels: int, device: Any = None, dtype: Any = None) -> nn.Module:
         # device and dtype: timm's blocks pass them to every layer they create
-        extra = {'heads': math.gcd(channels, heads)} if fit else {}
-        module = spec.factory(channels, **kwargs, **extra).to(device=device, dtype=dtype)
+        extra = {'heads': math.gcd(channels, heads)} if isinstance(heads, int) else {}
+        module = spec.factory(channels, **options, **extra).to(device=device, dtype=dtype)
         setattr(module, SLOT_MARK, True)
         return module
 
     return build
+
+
+def release_options(family: str, **la: Any) -> dict[str, dict[str, Any]]:
+    """The release's module options at a backbone's paper spot (``ArchSpec.paper_attention``):
+    LA's (heads, window...) as given, GCSA's heads for the family ('cnn' or 'vit')."""
+    return {'la': la, 'gcsa': {'heads': RELEASE_HEADS[family]}}
 
 
 def attention_keys(model: nn.Module) -> set[str]:
@@ -108,7 +117,10 @@ class ArchSpec:
         cfg: the timm ``pretrained_cfg`` (see ``default_cfg``).
         spot: where the paper places the attention, in words.
         placements: the placements this architecture supports.
-        heads: LA heads at the paper's spot.
+        paper_attention: per attention name, the module options the paper's release uses
+            at this spot (LA's heads and window, GCSA's heads); ``placement='paper'`` only.
+        paper_model: per attention name, constructor options the release uses with that
+            attention (RMT resizes its map for LA only); ``placement='paper'`` only.
         aliases: other names users know it by (the paper's seed names).
     """
 
@@ -118,8 +130,21 @@ class ArchSpec:
     cfg: Mapping[str, Any]
     spot: str
     placements: tuple[str, ...] = ('paper',)
-    heads: int = 16
+    paper_attention: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    paper_model: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     aliases: tuple[str, ...] = field(default=())
+
+    def attention_defaults(self, attention: str | None, placement: str) -> dict[str, Any]:
+        """The options ``attention`` gets at ``placement`` unless the user sets them."""
+        if placement != 'paper' or attention is None:
+            return {}
+        return dict(self.paper_attention.get(attention, {}))
+
+    def model_defaults(self, attention: str | None, placement: str) -> dict[str, Any]:
+        """Constructor options that go with ``attention`` at ``placement``."""
+        if placement != 'paper' or attention is None:
+            return {}
+        return dict(self.paper_model.get(attention, {}))
 
     def check_placement(self, placement: str) -> None:
         """Raise a LoosenError naming the placements this architecture supports."""

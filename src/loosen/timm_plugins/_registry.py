@@ -66,14 +66,15 @@ def build(spec: ArchSpec, attention: str | None, pretrained: bool = False,
           **kwargs: Any) -> nn.Module:
     """Build ``spec`` with ``attention`` in its slot(s) through timm's model builder.
 
-    ``attn_kwargs`` go to every attention module (e.g. ``{'window': 1}`` for LA);
-    other kwargs override the architecture's constructor defaults.
+    ``attn_kwargs`` go to every attention module (e.g. ``{'window': 1}`` for LA) and
+    override the release's options at this spot (``ArchSpec.paper_attention``); other
+    kwargs override the architecture's constructor defaults.
     """
     spec.check_placement(placement)
-    layer = attention_layer(attention, attn_kwargs, heads=spec.heads)
+    layer = attention_layer(attention, attn_kwargs, spec.attention_defaults(attention, placement))
+    kwargs = {**spec.kwargs, **spec.model_defaults(attention, placement), **kwargs}
     return build_model_with_cfg(spec.model_cls, model_name(spec.name, attention), pretrained,
-                                attention_layer=layer, placement=placement,
-                                **{**spec.kwargs, **kwargs})
+                                attention_layer=layer, placement=placement, **kwargs)
 
 
 def _entrypoint(spec: ArchSpec, attention: str | None) -> Callable[..., nn.Module]:

@@ -1,10 +1,13 @@
 """AlexNet as the LA paper trains it: half width (48-128-192-192-128), FC 2048.
 
 The attention slot is one entry of the layer table, so ZFNet (``zfnet.py``) is the
-same class with another table. Choices the paper's code leaves open, made here:
-no local response normalisation (the half-width variant the paper uses has none);
-``AdaptiveAvgPool2d(6)`` before the classifier, as torchvision does, so any input
-of at least 63x63 works (at 224 the map is 6x6 already and the pool is the identity).
+same class with another table. LA sits after the last max-pool with 32 heads (128
+channels in groups of 4) on 3x3 cells of 2x2, as in the release. Choices the paper's
+code leaves open, made here: no local response normalisation (the half-width variant
+the paper uses has none); ``AdaptiveAvgPool2d(pool_size)`` before the classifier, as
+torchvision does, so any input of at least 63x63 works (at 224 the map is 6x6 already
+and the pool is the identity). The release never calls its final ``fc``, so its
+4-class logits are four of the 2048 ReLU outputs; here ``head`` is the classifier.
 """
 from __future__ import annotations
 
@@ -14,7 +17,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._builder import ArchSpec, AttentionLayer, LinearClassifier, default_cfg, no_attention
+from ._builder import (
+    ArchSpec,
+    AttentionLayer,
+    LinearClassifier,
+    default_cfg,
+    no_attention,
+    release_options,
+)
 from ._registry import register_arch
 
 # ('conv', out, kernel, stride, padding) | ('pool',) = max-pool 3, stride 2 | ('attention',)
@@ -35,12 +45,14 @@ class AlexNet(LinearClassifier, nn.Module):
     Args:
         layers: the layer table (see ``HALF_WIDTH``); exactly one ``('attention',)``.
         fc_dim: width of the two hidden FC layers.
+        pool_size: side of the map the classifier reads (adaptive average pooling).
         attention_layer: factory ``(channels) -> module`` for the slot.
         placement: only 'paper' (the slot in the table).
     """
 
     def __init__(self, layers: Sequence[Layer] = HALF_WIDTH, num_classes: int = 1000,
-                 in_chans: int = 3, fc_dim: int = 2048, drop_rate: float = 0.5,
+                 in_chans: int = 3, fc_dim: int = 2048, pool_size: int = 6,
+                 drop_rate: float = 0.5,
                  attention_layer: AttentionLayer = no_attention, placement: str = 'paper') -> None:
         super().__init__()
         self.num_classes = num_classes
@@ -60,9 +72,9 @@ class AlexNet(LinearClassifier, nn.Module):
         self.features = nn.Sequential(*features)
         self.num_features = channels
         self.head_hidden_size = fc_dim
-        self.pool = nn.AdaptiveAvgPool2d(6)
+        self.pool = nn.AdaptiveAvgPool2d(pool_size)
         self.pre_logits = nn.Sequential(
-            nn.Flatten(1), nn.Dropout(drop_rate), nn.Linear(channels * 36, fc_dim),
+            nn.Flatten(1), nn.Dropout(drop_rate), nn.Linear(channels * pool_size ** 2, fc_dim),
             nn.ReLU(inplace=True), nn.Dropout(drop_rate), nn.Linear(fc_dim, fc_dim),
             nn.ReLU(inplace=True))
         self.head = self._classifier(num_classes)
@@ -88,4 +100,5 @@ def conv_cfg(**overrides: Any) -> dict[str, Any]:
 
 register_arch(ArchSpec(
     'alexnet', AlexNet, dict(layers=HALF_WIDTH, fc_dim=2048), conv_cfg(),
-    spot='after the last max-pool (128 channels, 6x6 at 224)'))
+    spot='after the last max-pool (128 channels, 6x6 at 224), 32 heads',
+    paper_attention=release_options('cnn', heads=32)))

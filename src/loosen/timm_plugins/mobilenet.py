@@ -1,13 +1,16 @@
 """MobileNet-v1 from timm's EfficientNet builder (as timm's ``mobilenetv1_100``).
 
-Thirteen depthwise-separable blocks in five stages (64, 128x2, 256x2, 512x6, 1024x2).
-``placement='paper'``: one module after the 11th block, the last of the 512-channel
-stage (14x14 at 224), appended to that stage so every other key matches timm's model.
+Thirteen depthwise-separable blocks in five stages (64, 128x2, 256x2, 512x6, 1024x2),
+ReLU as in the MobileNet paper and the LA release (timm's ``mobilenetv1_100`` uses ReLU6).
+``placement='paper'``: one module after the 10th block, so one more 512 -> 512 block
+follows it before the 1024 stage (512 channels, 14x14 at 224), as in the release. It is
+the ``attention`` entry of that stage, so every other key matches timm's model.
 ``placement='block'``: one module per block in timm's ``se`` spot, between the
 depthwise and the pointwise conv, where MobileNet-v3 and EfficientNet put SE.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from functools import partial
 from typing import Any
 
@@ -16,7 +19,7 @@ from timm.models._efficientnet_builder import decode_arch_def, round_channels
 from timm.models.efficientnet import EfficientNet
 from torch import nn
 
-from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention
+from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention, release_options
 from ._registry import register_arch
 
 # timm's block strings: dsa = depthwise-separable, no skip, activation after the pointwise
@@ -27,7 +30,15 @@ ARCH_DEF = (
     ('dsa_r6_k3_s2_c512',),
     ('dsa_r2_k3_s2_c1024',),
 )
-PAPER_STAGE = 3  # the 512-channel stage; its last block is the 11th
+PAPER_STAGE = 3  # the 512-channel stage: blocks 6 to 11; the slot precedes its last block
+
+
+def with_slot(stage: nn.Sequential, slot: nn.Module) -> nn.Sequential:
+    """``stage`` with ``slot`` run before its last block (after its only block if it has
+    one), named ``attention`` so the blocks keep their keys."""
+    blocks = list(stage.named_children())
+    cut = max(len(blocks) - 1, 1)
+    return nn.Sequential(OrderedDict([*blocks[:cut], ('attention', slot), *blocks[cut:]]))
 
 
 class MobileNetV1(EfficientNet):
@@ -36,25 +47,28 @@ class MobileNetV1(EfficientNet):
     Args:
         channel_multiplier: width multiplier (rounded to multiples of 8, as timm does).
         depth_multiplier: block-count multiplier per stage.
+        act_layer: the activation (ReLU, the release's).
         attention_layer: factory ``(channels) -> module`` for the slot(s).
         placement: 'paper' or 'block'.
     """
 
     def __init__(self, channel_multiplier: float = 1.0, depth_multiplier: float = 1.0,
+                 act_layer: type[nn.Module] = nn.ReLU,
                  attention_layer: AttentionLayer = no_attention, placement: str = 'paper',
                  **kwargs: Any) -> None:
         super().__init__(
             block_args=decode_arch_def([list(s) for s in ARCH_DEF], depth_multiplier),
             num_features=0, stem_size=32,
             round_chs_fn=partial(round_channels, multiplier=channel_multiplier),
-            act_layer=nn.ReLU6, **kwargs)
+            act_layer=act_layer, **kwargs)
         if placement == 'block':
             for block in self.modules():
                 if isinstance(block, DepthwiseSeparableConv):
                     block.se = attention_layer(block.conv_dw.out_channels)
         else:
             stage = self.blocks[PAPER_STAGE]
-            stage.append(attention_layer(stage[-1].conv_pw.out_channels))  # (B, 512, H/16, W/16)
+            slot = attention_layer(stage[-1].conv_pw.out_channels)  # (B, 512, H/16, W/16)
+            self.blocks[PAPER_STAGE] = with_slot(stage, slot)
         self._init_classifier()
 
     def reset_classifier(self, num_classes: int, global_pool: str = 'avg') -> None:
@@ -77,5 +91,7 @@ register_arch(ArchSpec(
     default_cfg(first_conv='conv_stem', classifier='classifier', pool_size=(7, 7),
                 paper_name='MobileNets: efficient convolutional neural networks for mobile '
                            'vision applications'),
-    spot='after the 11th depthwise-separable block (512 channels, 14x14 at 224)',
-    placements=('paper', 'block'), aliases=('mobilenet',)))
+    spot='after the 10th depthwise-separable block (512 channels, 14x14 at 224), 32 heads; '
+         'one more 512 block follows',
+    placements=('paper', 'block'), paper_attention=release_options('cnn', heads=32),
+    aliases=('mobilenet',)))

@@ -10,7 +10,11 @@ adds a 5x5 depthwise conv of V (local context enhancement, LCE), and the FFN has
 between stages. The head projects to 1024, applies BN and swish, and pools.
 
 The paper places LA after the 1024-d projection and BN, on the last feature map,
-with 32 heads (1024 = 32 groups of 32 channels).
+with 32 heads (1024 = 32 groups of 32 channels). For LA only, the release first resizes
+the 7x7 map bilinearly to 8x8, so it tiles into 4x4 cells of 2x2; the pooled head then
+averages the 8x8 map. Here ``attention_multiple=2`` (set for LA at the paper's
+placement) resizes the map up to the next multiple of 2 on each side: 7x7 -> 8x8 at
+224, the release's, and a sensible size at any other input.
 
 Details taken from the authors' classification release, kept so its ImageNet
 checkpoints load with ``loosen.create_model(..., pretrained=PATH)``: the module names;
@@ -26,9 +30,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from timm.layers import DropPath, apply_rot_embed, calculate_drop_path_rates, trunc_normal_
 from torch import nn
 
+from ..attention.gcsa import RELEASE_HEADS
 from ._builder import ArchSpec, AttentionLayer, LinearClassifier, default_cfg, no_attention
 from ._registry import register_arch
 
@@ -231,6 +237,8 @@ class RMT(LinearClassifier, nn.Module):
         decomposed: per stage, MaSA along the axes (True) or over the whole map.
         layerscales: per stage, the initial layer scale or None.
         projection: width of the head projection (1024).
+        attention_multiple: when set, the map is resized bilinearly up to the next multiple
+            of it on each side before the slot (the release: 7x7 -> 8x8 for LA).
         attention_layer: factory ``(channels) -> module`` for the slot.
         placement: only 'paper'.
     """
@@ -244,11 +252,13 @@ class RMT(LinearClassifier, nn.Module):
                  layerscales: Sequence[float | None] = (None, None, None, None),
                  projection: int = 1024, num_classes: int = 1000, in_chans: int = 3,
                  drop_rate: float = 0.0, drop_path_rate: float = 0.15,
+                 attention_multiple: int | None = None,
                  attention_layer: AttentionLayer = no_attention,
                  placement: str = 'paper') -> None:
         super().__init__()
         self.num_classes = num_classes
         self.num_features = self.head_hidden_size = projection
+        self.attention_multiple = attention_multiple
         self.patch_embed = PatchEmbed(in_chans, embed_dims[0])
         rates = calculate_drop_path_rates(drop_path_rate, sum(depths))  # per block
         stages = len(depths)
@@ -271,6 +281,10 @@ class RMT(LinearClassifier, nn.Module):
         for layer in self.layers:
             x = layer(x)  # ... (B, H/32, W/32, C3)
         x = self.norm(self.proj(x).permute(0, 3, 1, 2))  # (B, 1024, H/32, W/32)
+        if self.attention_multiple:
+            m = self.attention_multiple
+            size = [-(-side // m) * m for side in x.shape[2:]]  # 7x7 -> 8x8 for m = 2
+            x = F.interpolate(x, size=size, mode='bilinear', align_corners=False)
         return self.act(self.attention(x))
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
@@ -292,10 +306,13 @@ RMT_CFG = default_cfg(first_conv='patch_embed.proj.0', classifier='head',
                       interpolation='bicubic', crop_pct=0.9, pool_size=(7, 7),
                       min_input_size=(3, 32, 32),
                       paper_name='RMT: Retentive Networks Meet Vision Transformers')
-SPOT = 'after the 1024-d projection + BN on the last feature map, 32 heads'
+SPOT = ('after the 1024-d projection + BN on the last feature map, 32 heads; for LA the map '
+        'is resized bilinearly to 8x8 first')
+RMT_RELEASE = dict(paper_attention={'la': {'heads': 32}, 'gcsa': {'heads': RELEASE_HEADS['rmt']}},
+                   paper_model={'la': {'attention_multiple': 2}})
 
 register_arch(ArchSpec(
     'rmt_t', RMT, dict(depths=(2, 2, 8, 2), mlp_ratios=(3, 3, 3, 3),
                        decomposed=(True, True, False, False), drop_path_rate=0.1),
-    RMT_CFG, spot=SPOT, heads=32))
-register_arch(ArchSpec('rmt_s', RMT, {}, RMT_CFG, spot=SPOT, heads=32, aliases=('rmt',)))
+    RMT_CFG, spot=SPOT, **RMT_RELEASE))
+register_arch(ArchSpec('rmt_s', RMT, {}, RMT_CFG, spot=SPOT, aliases=('rmt',), **RMT_RELEASE))

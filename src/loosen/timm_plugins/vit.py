@@ -1,10 +1,17 @@
-"""ViT-Tiny/Small/Base with patch 16: timm's ``VisionTransformer`` with a gridded block.
+"""ViT-Tiny/Small/Base with patch 16, and the release's ViT: timm's ``VisionTransformer``
+with a gridded block.
 
-The paper puts LA on the patch-token grid at the input of every block: the patch
-tokens are laid out as a (B, C, H/16, W/16) map, attended, and laid back; the class
-token bypasses it. The position embedding is resampled for other input sizes
-(timm's ``dynamic_img_size``), so any multiple of 16 works. With the slot empty every
-key matches timm's ``vit_*_patch16_224``.
+The paper puts LA on the patch-token grid in every block, gating only the input of
+the attention branch: the patch tokens are laid out as a (B, C, H/16, W/16) map,
+attended and laid back, the class token bypasses, and
+``x = x + attn(norm1(cat(cls, LA(patches))))``, ``x = x + mlp(norm2(x))``: the residual
+and the MLP branch see the un-gated tokens. The position embedding is resampled for
+other input sizes (timm's ``dynamic_img_size``), so any multiple of 16 works. With the
+slot empty every key matches timm's ``vit_*_patch16_224``.
+
+``vit_paper`` is the release's configuration: embed 384, depth 6, 6 heads, MLP ratio 4,
+dropout 0.1 on the position embedding, the attention weights, the projections and the
+MLP, PyTorch's LayerNorm (eps 1e-5), ImageNet mean and std.
 """
 from __future__ import annotations
 
@@ -12,12 +19,17 @@ from functools import partial
 from typing import Any
 
 import torch
-from timm.data import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+from timm.data import (
+    IMAGENET_DEFAULT_MEAN,
+    IMAGENET_DEFAULT_STD,
+    IMAGENET_INCEPTION_MEAN,
+    IMAGENET_INCEPTION_STD,
+)
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention
+from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention, release_options
 from ._registry import register_arch
 
 
@@ -33,7 +45,8 @@ def attend_patch_grid(attention: nn.Module, x: torch.Tensor,
 
 
 class GridBlock(Block):
-    """timm's pre-norm ViT block with an attention slot on the patch grid at its input."""
+    """timm's pre-norm ViT block with an attention slot on the patch grid that gates the
+    input of the attention branch only (the residual carries the un-gated tokens)."""
 
     def __init__(self, dim: int, *args: Any, attention_layer: AttentionLayer = no_attention,
                  **kwargs: Any) -> None:
@@ -41,13 +54,16 @@ class GridBlock(Block):
         self.grid_attn = attention_layer(dim)
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None,
-                **kwargs: Any) -> torch.Tensor:
+                attn_mask: torch.Tensor | None = None, is_causal: bool = False) -> torch.Tensor:
+        gated = x
         if not isinstance(self.grid_attn, nn.Identity):
             if grid is None:
                 raise ValueError('this block attends over the patch grid and needs its size; '
                                  'run the model through forward() or forward_features()')
-            x = attend_patch_grid(self.grid_attn, x, grid)
-        return super().forward(x, **kwargs)
+            gated = attend_patch_grid(self.grid_attn, x, grid)
+        branch = self.attn(self.norm1(gated), attn_mask=attn_mask, is_causal=is_causal)
+        x = x + self.drop_path1(self.ls1(branch))
+        return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
 
 
 class GridViT(VisionTransformer):
@@ -81,10 +97,20 @@ VIT_CFG = default_cfg(first_conv='patch_embed.proj', classifier='head', interpol
                       min_input_size=(3, 16, 16),
                       paper_name='An image is worth 16x16 words: transformers for image '
                                  'recognition at scale')
-SPOT = 'on the patch-token grid at the input of every block; the class token bypasses'
+SPOT = ('on the patch-token grid in every block, gating the attention branch\'s input; '
+        'the class token bypasses')
+VIT_RELEASE = release_options('vit', heads=16)  # LA 16 heads on 7x7 cells of 2x2; GCSA 4
 
 for _name, _dim, _heads, _aliases in (('vit_tiny', 192, 3, ()), ('vit_small', 384, 6, ()),
                                       ('vit_base', 768, 12, ('vit',))):
     register_arch(ArchSpec(
         _name, GridViT, dict(patch_size=16, embed_dim=_dim, depth=12, num_heads=_heads),
-        VIT_CFG, spot=SPOT, aliases=_aliases))
+        VIT_CFG, spot=SPOT, paper_attention=VIT_RELEASE, aliases=_aliases))
+
+register_arch(ArchSpec(
+    'vit_paper', GridViT,
+    dict(patch_size=16, embed_dim=384, depth=6, num_heads=6, mlp_ratio=4.0, pos_drop_rate=0.1,
+         attn_drop_rate=0.1, proj_drop_rate=0.1, norm_layer=nn.LayerNorm),
+    {**VIT_CFG, 'mean': IMAGENET_DEFAULT_MEAN, 'std': IMAGENET_DEFAULT_STD, 'crop_pct': 1.0,
+     'interpolation': 'bilinear'},
+    spot=SPOT, paper_attention=VIT_RELEASE))

@@ -1,28 +1,33 @@
-"""ZFNet (Zeiler and Fergus) with the attention slot after conv3, as the LA paper places it.
+"""ZFNet (Zeiler and Fergus) as the LA paper's release builds it, attention after conv3.
 
-The paper puts LA after conv3 with 512 channels at 27x27 for a 224 input. That fixes
-the widths to the enlarged ZFNet (conv3-5: 512-1024-512, as in CS231n's summary of the
-paper) and the order of the second max-pool: here it follows conv3 (and the attention),
-not conv2, so conv3 still sees the 27x27 map. No local contrast normalisation; FC 4096.
-The class is ``AlexNet`` with this layer table (see ``alexnet.py``).
+The release's body: conv1 7x7 stride 2 pad 2 (96) and a max-pool; conv2 5x5 stride 1
+(256) and a max-pool; conv3-5 3x3 (512-1024-512) all at 27x27 for a 224 input; one
+max-pool after conv5; the classifier reads 512x13x13 into FC 4096-4096. LA sits after
+conv3 with 16 heads on 9x9 cells of 3x3 (``window=3``). No local contrast
+normalisation. The class is ``AlexNet`` with this layer table (see ``alexnet.py``).
+
+The release's LA takes each cell's max with ``MaxPool2d(2)`` on the 3x3 cell, which
+reads only its top-left 2x2; loosen's LA takes the max of the whole cell (see
+docs/paper-fidelity.md).
 """
 from __future__ import annotations
 
-from ._builder import ArchSpec
+from ._builder import ArchSpec, release_options
 from ._registry import register_arch
 from .alexnet import AlexNet, conv_cfg
 
 ZFNET = (
-    ('conv', 96, 7, 2, 1), ('pool',),    # 224 -> 110 -> 54
-    ('conv', 256, 5, 2, 2),              # 54 -> 27
+    ('conv', 96, 7, 2, 2), ('pool',),    # 224 -> 111 -> 55
+    ('conv', 256, 5, 1, 2), ('pool',),   # 55 -> 27
     ('conv', 512, 3, 1, 1),              # 27
-    ('attention',), ('pool',),           # (B, 512, 27, 27) at 224; then 27 -> 13
+    ('attention',),                      # (B, 512, 27, 27) at 224
     ('conv', 1024, 3, 1, 1),
-    ('conv', 512, 3, 1, 1), ('pool',),   # 13 -> 6
+    ('conv', 512, 3, 1, 1), ('pool',),   # 27 -> 13
 )
 
 register_arch(ArchSpec(
-    'zfnet', AlexNet, dict(layers=ZFNET, fc_dim=4096),
-    conv_cfg(min_input_size=(3, 57, 57),
+    'zfnet', AlexNet, dict(layers=ZFNET, fc_dim=4096, pool_size=13),
+    conv_cfg(min_input_size=(3, 31, 31),
              paper_name='Visualizing and understanding convolutional networks'),
-    spot='after conv3 (512 channels, 27x27 at 224)'))
+    spot='after conv3 (512 channels, 27x27 at 224), 16 heads on 9x9 cells of 3x3',
+    paper_attention=release_options('cnn', heads=16, window=3)))
