@@ -71,7 +71,7 @@ class MobileNetV1(EfficientNet):
             self.blocks[PAPER_STAGE] = with_slot(stage, slot)
         self._init_classifier()
 
-    def reset_classifier(self, num_classes: int, global_pool: str = 'avg') -> None:
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         super().reset_classifier(num_classes, global_pool)
         self._init_classifier()
 
