@@ -55,7 +55,7 @@ class AlexNet(LinearClassifier, nn.Module):
                  drop_rate: float = 0.5, global_pool: str = 'avg',
                  attention_layer: AttentionLayer = no_attention, placement: str = 'paper') -> None:
         super().__init__()
-        self.num_classes = num_classes
+        self.num_classes, self.in_chans = num_classes, in_chans
         self.drop_rate = drop_rate
         self.global_pool = global_pool
         features: list[nn.Module] = []
@@ -102,6 +102,10 @@ class AlexNet(LinearClassifier, nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+# features_only: the four maps of ``feature_info`` out of the flattened ``features``
+CONV_FEATURES = {'flatten_sequential': True, 'out_indices': (0, 1, 2, 3)}
+
+
 def conv_cfg(**overrides: Any) -> dict[str, Any]:
     """The ``pretrained_cfg`` of the AlexNet family."""
     return default_cfg(**{
@@ -114,5 +118,5 @@ def conv_cfg(**overrides: Any) -> dict[str, Any]:
 register_arch(ArchSpec(
     'alexnet', AlexNet, dict(layers=HALF_WIDTH, fc_dim=2048), conv_cfg(),
     spot='after the last max-pool (128 channels, 6x6 at 224), 32 heads',
-    feature_cfg={'flatten_sequential': True},
+    feature_cfg=CONV_FEATURES,
     paper_attention=release_options('cnn', heads=32)))

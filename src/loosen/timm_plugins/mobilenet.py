@@ -94,4 +94,5 @@ register_arch(ArchSpec(
     spot='after the 10th depthwise-separable block (512 channels, 14x14 at 224), 32 heads; '
          'one more 512 block follows',
     placements=('paper', 'block'), paper_attention=release_options('cnn', heads=32),
+    feature_cfg={'flatten_sequential': True},  # as timm's EfficientNet family: blocks.N
     aliases=('mobilenet',)))

@@ -265,7 +265,7 @@ class RMT(LinearClassifier, nn.Module):
                  attention_layer: AttentionLayer = no_attention,
                  placement: str = 'paper') -> None:
         super().__init__()
-        self.num_classes = num_classes
+        self.num_classes, self.in_chans = num_classes, in_chans
         self.num_features = self.head_hidden_size = projection
         self.attention_multiple = attention_multiple
         self.global_pool = global_pool
