@@ -3,13 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.loosen-installed
+# timm's own model tests, from the release pyproject.toml pins, run against loosen's models
+TIMM_VERSION := $(shell sed -n 's/.*"timm==\([0-9.]*\)".*/\1/p' pyproject.toml)
+TIMM_TESTS := tests/timm_contract/test_timm_models.py
 
 .PHONY: demo test lint bench clean
 
 demo: $(STAMP)
 	$(BIN)/loosen demo --out runs/demo
 
-test: $(STAMP)
+test: $(STAMP) $(TIMM_TESTS)
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest
 
@@ -24,5 +27,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,yolo,cluster,explain]'
 	touch $@
 
+# fetched at install time like any dependency (never at run time): the sdist on the index
+$(TIMM_TESTS): pyproject.toml | $(STAMP)
+	rm -rf build/timm-sdist && mkdir -p build/timm-sdist
+	$(BIN)/pip download --quiet --no-binary :all: --no-deps \
+		timm==$(TIMM_VERSION) -d build/timm-sdist
+	tar -xzOf build/timm-sdist/timm-$(TIMM_VERSION).tar.gz \
+		timm-$(TIMM_VERSION)/tests/test_models.py > $@.part && mv $@.part $@
+
 clean:
-	rm -rf $(VENV) runs build src/*.egg-info
+	rm -rf $(VENV) runs build src/*.egg-info $(TIMM_TESTS)

@@ -2,6 +2,7 @@
 import shutil
 
 import pytest
+import yaml
 
 from loosen.cli import main
 from loosen.data import write_synthetic
@@ -69,13 +70,25 @@ def test_unknown_model_names_suggest_close_ones(tmp_path, capsys, name, words):
     assert words in error
 
 
-def test_an_old_run_is_not_overwritten_silently(tree, tmp_path, capsys):
-    out = tmp_path / 'out'
-    out.mkdir()
-    (out / 'last.pth').write_bytes(b'an earlier run')
-    code = main(['train', *TINY, '--data_root', str(tree), '--output-dir', str(out)])
-    assert code == 2 and '--resume' in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == ['last.pth']
+def test_a_second_identical_run_gets_a_new_folder_and_resume_continues_one(
+        tree, tmp_path, monkeypatch):
+    """As YOLOv5 makes exp2: the seed's command line twice gives two runs, none refused or
+    overwritten; --resume continues the run it names, in that run's folder."""
+    monkeypatch.chdir(tmp_path)
+    line = ['train', *TINY, '--model_name', 'MobileNet_LA', '--data_root', str(tree)]
+    assert main(line) == 0
+    first = tmp_path / 'runs' / 'train' / 'mobilenetv1_la'
+    stamp = (first / 'last.pth').read_bytes()
+    assert main(line) == 0
+    second = first.with_name('mobilenetv1_la2')
+    assert (first / 'last.pth').read_bytes() == stamp
+    assert {p.name for p in second.iterdir()} >= {'best.pth', 'last.pth', 'train.log'}
+    assert yaml.safe_load((second / 'config.yaml').read_text())['output_dir'] == \
+        'runs/train/mobilenetv1_la2'
+    assert main([*line, '--epochs', '2', '--resume', str(second / 'last.pth')]) == 0
+    assert [row['epoch'] for row in read_rows(second / 'metrics.csv')] == ['1', '2']
+    assert sorted(p.name for p in first.parent.iterdir()) == ['mobilenetv1_la',
+                                                               'mobilenetv1_la2']
 
 
 def test_test_needs_a_readable_checkpoint(tree, tmp_path, capsys):

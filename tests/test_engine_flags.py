@@ -4,6 +4,7 @@ import shlex
 
 import pytest
 
+from loosen.cli import main
 from loosen.engine.config import EngineConfig
 from loosen.engine.flags import parse
 from loosen.engine.model import model_kwargs
@@ -201,3 +202,24 @@ def test_flags_that_cannot_work_are_one_line_errors(argv, words):
         model_kwargs(parse('train', argv)[0])
     assert words in str(error.value)
     assert '\n' not in str(error.value)
+
+
+def _help(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, '--help'])
+    return capsys.readouterr().out
+
+
+def test_each_command_shows_only_its_flags_and_no_empty_defaults(capsys):
+    helps = {command: _help(capsys, command) for command in ('train', 'test', 'predict')}
+    for text in helps.values():
+        assert '(default: None)' not in text and '(default: [])' not in text
+        assert 'model:' in text and 'data' in text  # still grouped
+    for unused in ('--patch-size', '--synthetic-per-class', '--data-root-train', '--cache-mb',
+                   '--img_size', '--num_classes'):
+        assert unused not in helps['predict'], unused
+    assert '--patch-size' in helps['test'] and '--data-root-test' in helps['test']
+    assert '--epochs' in helps['train'] and '--epochs' not in helps['test']
+    assert '--top-k TOP_K         classes per image in the CSV (default: 3)' in helps['predict']
+    assert '(default: cuda if present)' in helps['predict']  # spelled out once, not twice
+    assert 'default: 0)' in helps['train'] or 'default: 1)' in helps['train']  # --num-workers

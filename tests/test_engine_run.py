@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,6 +59,48 @@ def test_training_writes_every_report_and_the_loss_falls(run):
     assert best['classes'] == ['arc', 'drapery', 'radial', 'hotspot']
     scores = [float(r['val_macro_f1']) for r in rows]
     assert best['epoch'] == 1 + scores.index(max(scores))  # the first epoch with the best score
+
+
+def _f1(rows, cls):
+    """F1 of ``cls`` from prediction rows, by its definition (2TP / (2TP + FP + FN))."""
+    tp = sum(r['true'] == cls and r['predicted'] == cls for r in rows)
+    fp = sum(r['true'] != cls and r['predicted'] == cls for r in rows)
+    fn = sum(r['true'] == cls and r['predicted'] != cls for r in rows)
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+
+
+def test_test_on_data_with_only_some_classes_scores_those_and_names_the_rest(
+        run, tmp_path, capsys):
+    """A night with only arcs and draperies: predictions over the model's four classes,
+    metrics over the two present, the two absent named; a class the model does not know
+    is still an error."""
+    data = write_synthetic(tmp_path / 'night', per_class=6, size=64, seed=9,
+                           split={'train': 0.5, 'test': 0.5})
+    for cls in ('radial', 'hotspot'):
+        shutil.rmtree(data / 'test' / cls)
+    out = tmp_path / 'out'
+    assert main(['test', '--checkpoint', str(run / 'train' / 'best.pth'), '--data-path',
+                 str(data), '--out', str(out), '--num-workers', '0']) == 0
+    metrics = json.loads((out / 'metrics.json').read_text())
+    rows = read_rows(out / 'predictions.csv')
+    assert metrics['absent_classes'] == ['radial', 'hotspot']
+    assert {r['true'] for r in rows} == {'arc', 'drapery'} and len(rows) == 6
+    assert all(f'p_{c}' in rows[0] for c in ('arc', 'drapery', 'radial', 'hotspot'))
+    f1 = {c: _f1(rows, c) for c in ('arc', 'drapery')}
+    assert metrics['per_class_f1'] == pytest.approx(f1)
+    assert metrics['macro_f1'] == pytest.approx(sum(f1.values()) / 2)
+    recalls = [sum(r['true'] == r['predicted'] == c for r in rows) / 3 for c in f1]
+    assert metrics['balanced_accuracy'] == pytest.approx(sum(recalls) / 2)
+    report = (out / 'classification_report.txt').read_text()
+    assert 'not scored' in report and 'radial, hotspot' in report
+    assert 'absent from the data' in (out / 'test.log').read_text()
+
+    (data / 'test' / 'corona').mkdir()
+    shutil.copy(next((data / 'test' / 'arc').iterdir()), data / 'test' / 'corona' / 'a.png')
+    capsys.readouterr()
+    assert main(['test', '--checkpoint', str(run / 'train' / 'best.pth'), '--data-path',
+                 str(data), '--out', str(tmp_path / 'out2'), '--num-workers', '0']) == 2
+    assert 'corona is not a class' in capsys.readouterr().err
 
 
 def test_test_reports_parse_and_agree(run):

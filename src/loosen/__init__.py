@@ -1,17 +1,26 @@
-"""loosen: Loosen Attention for vision models, and a fair comparison of attention modules."""
-from .attention import LA, create_attention, list_attentions
-from .timm_plugins import create_model, resolve_model_name  # registers the timm models
+"""loosen: Loosen Attention for vision models, and a fair comparison of attention modules.
+
+Importing it is cheap: the names below load their modules on first use, and loosen's
+models reach timm's registry the moment timm's models are imported (or at once, when
+they already are), so ``import loosen`` then ``timm.create_model('resnet34_la')`` works
+either way round (see ``loosen.patches.hook``).
+"""
+from __future__ import annotations
+
+from ._lazy import lazy_names
+from .patches.hook import install as _install_hook
 
 __version__ = '0.1.0'
 
-__all__ = ['LA', '__version__', 'create_attention', 'create_model', 'list_attentions',
-           'resolve_model_name']
+_LAZY = {  # public name -> the module defining it
+    'LA': '.attention',
+    'create_attention': '.attention',
+    'list_attentions': '.attention',
+    'create_model': '.timm_plugins',
+    'resolve_model_name': '.timm_plugins',
+    'explain': '.explain',  # the package itself, callable: loosen.explain(model, images)
+}
+__all__ = ['__version__', *sorted(_LAZY)]
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
-
-def __getattr__(name: str):
-    """``loosen.explain`` (callable: ``loosen.explain(model, images)``) loads on first use,
-    so ``import loosen`` stays fast."""
-    if name == 'explain':
-        import importlib
-        return importlib.import_module('.explain', __name__)
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+_install_hook()

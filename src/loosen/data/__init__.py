@@ -2,42 +2,21 @@
 
 The training engine reads ``ImageFolderSplit`` (real folders) or ``SyntheticAurora``
 (the built-in default, nothing to download); both yield ``(RGB image, label)``.
+Each name below loads its module on first use, so ``loosen data check`` starts fast.
 """
-from .check import CheckReport, check_tree
-from .folder import IMAGE_EXTENSIONS, SPLITS, ImageFolderSplit, find_splits, open_image
-from .split import stratified_split, subsample, time_block_split
-from .synth import (
-    CORE_CLASSES,
-    SKY_CLASSES,
-    SyntheticAurora,
-    register_sky_class,
-    render_frame,
-    write_synthetic,
-)
-from .synth_det import DET_CLASSES, render_scene, write_detection
-from .yrs import YRS_CLASSES, default_yrs_dir, import_yrs
+from __future__ import annotations
 
-__all__ = [
-    'CORE_CLASSES',
-    'DET_CLASSES',
-    'IMAGE_EXTENSIONS',
-    'SKY_CLASSES',
-    'SPLITS',
-    'YRS_CLASSES',
-    'CheckReport',
-    'ImageFolderSplit',
-    'SyntheticAurora',
-    'check_tree',
-    'default_yrs_dir',
-    'find_splits',
-    'import_yrs',
-    'open_image',
-    'register_sky_class',
-    'render_frame',
-    'render_scene',
-    'stratified_split',
-    'subsample',
-    'time_block_split',
-    'write_detection',
-    'write_synthetic',
-]
+from .._lazy import lazy_names
+
+_LAZY = {  # public name -> the module defining it
+    'CheckReport': '.check', 'check_tree': '.check',
+    'IMAGE_EXTENSIONS': '.folder', 'SPLITS': '.folder', 'ImageFolderSplit': '.folder',
+    'find_splits': '.folder', 'open_image': '.folder',
+    'stratified_split': '.split', 'subsample': '.split', 'time_block_split': '.split',
+    'CORE_CLASSES': '.synth', 'SKY_CLASSES': '.synth', 'SyntheticAurora': '.synth',
+    'register_sky_class': '.synth', 'render_frame': '.synth', 'write_synthetic': '.synth',
+    'DET_CLASSES': '.synth_det', 'render_scene': '.synth_det', 'write_detection': '.synth_det',
+    'YRS_CLASSES': '.yrs', 'default_yrs_dir': '.yrs', 'import_yrs': '.yrs',
+}
+__all__ = sorted(_LAZY)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

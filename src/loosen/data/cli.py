@@ -8,7 +8,6 @@ from pathlib import Path
 from ..errors import LoosenError
 from .check import check_tree, counts_table, format_report
 from .folder import SPLITS
-from .preview import preview
 from .split import METHODS, parse_fractions, split_frames
 from .synth import CORE_CLASSES, SKY_CLASSES, write_synthetic
 from .synth_det import DET_CLASSES, write_detection
@@ -53,6 +52,8 @@ def run_synth_det(args: argparse.Namespace) -> int:
 
 
 def run_preview(args: argparse.Namespace) -> int:
+    from .preview import preview  # matplotlib: only for this command
+
     print(f'wrote {preview(args.dir, args.out, args.per_class, args.seed, args.split)}')
     return 0
 

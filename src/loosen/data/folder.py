@@ -23,8 +23,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
-from torch.utils.data import Dataset
-from torchvision.datasets.folder import make_dataset
 
 from ..errors import LoosenError
 
@@ -108,10 +106,11 @@ def class_folders(folder: Path) -> list[str]:
     return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith('.'))
 
 
-def scan_split(root: Path, split: str, classes: list[str] | None = None
+def scan_split(root: Path, split: str, classes: list[str] | None = None, partial: bool = False
                ) -> tuple[list[str], list[tuple[str, int]]]:
     """Classes and (path, label) samples of ``root/split``, with every problem that would
-    break training raised as a one-line LoosenError naming the fix."""
+    break training raised as a one-line LoosenError naming the fix. ``classes`` fixes the
+    labels; with ``partial`` (evaluating a model) some of them may have no folder."""
     folder = Path(root) / split
     if not folder.is_dir():
         have = ', '.join(f'{s}/' for s in find_splits(root)) or 'no train/, val/ or test/'
@@ -123,25 +122,28 @@ def scan_split(root: Path, split: str, classes: list[str] | None = None
     if classes is None:
         classes = found
     missing = [c for c in classes if c not in found]
-    if missing:
+    if missing and not partial:
         raise LoosenError(f'{folder} has no folder for class(es) {", ".join(missing)} that '
                           f'training has; add {folder}/{missing[0]}/ with images of that class')
     extra = [c for c in found if c not in classes]
     if extra:
         raise LoosenError(f'{folder}/{extra[0]} is not a class of the training split '
                           f'({", ".join(classes)}); rename or remove it, or add it to training')
+    from torchvision.datasets.folder import make_dataset  # torchvision only when reading
+
     samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)},
                            is_valid_file=is_image_file, allow_empty=True)
     counts = np.bincount([label for _, label in samples], minlength=len(classes))
-    empty = [c for c, n in zip(classes, counts, strict=True) if n == 0]
+    empty = [c for c, n in zip(classes, counts, strict=True) if n == 0 and c in found]
     if empty:
         raise LoosenError(f'class folder {folder / empty[0]} has no images (looked for '
                           f'{", ".join(IMAGE_EXTENSIONS)}); add images or delete the folder')
     return list(classes), samples
 
 
-class ImageFolderSplit(Dataset):
-    """One split of an image folder: items are ``(RGB image or transform(image), label)``.
+class ImageFolderSplit:
+    """One split of an image folder: items are ``(RGB image or transform(image), label)``
+    (a map-style dataset for torch's DataLoader, without importing torch).
 
     ``classes`` (e.g. the training split's) fixes the labels, so every split agrees;
     a split missing one of them is an error. With ``skip_bad`` every image is decoded
@@ -150,9 +152,10 @@ class ImageFolderSplit(Dataset):
     """
 
     def __init__(self, root: str | Path, split: str, transform: Callable | None = None,
-                 classes: list[str] | None = None, skip_bad: bool = False):
+                 classes: list[str] | None = None, skip_bad: bool = False,
+                 partial: bool = False):
         self.root, self.split, self.transform = Path(root), split, transform
-        self.classes, samples = scan_split(self.root, split, classes)
+        self.classes, samples = scan_split(self.root, split, classes, partial)
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
         self.bad: list[tuple[str, str]] = []
         if skip_bad:

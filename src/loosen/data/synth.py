@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from torch.utils.data import Dataset
 
 from ..errors import LoosenError, unknown_name
 from .labels import LabelRow, write_labels
@@ -259,8 +258,9 @@ def check_classes(classes: Sequence[str]) -> list[str]:
     return classes
 
 
-class SyntheticAurora(Dataset):
-    """``per_class`` synthetic frames of each class, drawn on demand (a few ms each).
+class SyntheticAurora:
+    """``per_class`` synthetic frames of each class, drawn on demand (a few ms each): a
+    map-style dataset for torch's DataLoader, without importing torch.
 
     Items are ``(PIL RGB image or transform(image), label)``; labels index ``classes``
     in the order given. Item ``i`` is frame ``i % per_class`` of class ``i // per_class``.

@@ -7,12 +7,12 @@ line onto it), ``data`` (datasets, timm transforms, samplers, loaders), ``model`
 ``test``, ``predict``, ``checkpoint`` (atomic, data-only), ``metrics``, ``report``,
 ``recipes`` (the paper's training recipes).
 """
-from .checkpoint import export_weights, load_checkpoint, save_checkpoint
-from .config import EngineConfig
-from .flags import parse
-from .predict import predict
-from .test import run_test
-from .train import train
+from .._lazy import lazy_names
 
-__all__ = ['EngineConfig', 'export_weights', 'load_checkpoint', 'parse', 'predict', 'run_test',
-           'save_checkpoint', 'train']
+_LAZY = {  # public name -> the module defining it (loaded on first use: torch and timm)
+    'EngineConfig': '.config', 'parse': '.flags', 'predict': '.predict', 'run_test': '.test',
+    'train': '.train', 'export_weights': '.checkpoint', 'load_checkpoint': '.checkpoint',
+    'save_checkpoint': '.checkpoint',
+}
+__all__ = sorted(_LAZY)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import test
-from .flags import add_flags, config_from_args
-from .predict import predict
-from .train import train
+from .flags import DefaultsFormatter, add_flags, config_from_args
 
 DESCRIPTIONS = {
     'train': 'Train a classifier on an image folder (or the synthetic aurora set). Accepts '
@@ -22,6 +19,8 @@ DESCRIPTIONS = {
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from .train import train  # torch and timm: only once a command runs
+
     config, notes = config_from_args(args, 'train')
     result = train(config, notes, progress=args.progress)
     best = result.best
@@ -31,8 +30,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_test(args: argparse.Namespace) -> int:
+    from .test import run_test
+
     config, notes = config_from_args(args, 'test')
-    result = test.run_test(config, notes, progress=args.progress)
+    result = run_test(config, notes, progress=args.progress)
     m = result.metrics
     print(f'{result.split}: accuracy {m["accuracy"]:.4f}, macro-F1 {m["macro_f1"]:.4f}, '
           f'balanced accuracy {m["balanced_accuracy"]:.4f}; reports in {result.out_dir}')
@@ -40,6 +41,8 @@ def run_test(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    from .predict import predict
+
     config, notes = config_from_args(args, 'predict')
     for note in notes:
         print(f'note: {note}')
@@ -57,6 +60,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         parser = commands.add_parser(
             command, help=DESCRIPTIONS[command].split('. ')[0].lower(),
             description=DESCRIPTIONS[command], allow_abbrev=False,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+            formatter_class=DefaultsFormatter)
         add_flags(parser, command)
         parser.set_defaults(run=run)

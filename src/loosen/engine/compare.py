@@ -14,16 +14,17 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..bench.report import write_report
 from ..data import write_synthetic
 from ..errors import LoosenError
-from ..timm_plugins import resolve_model_name
 from .config import EngineConfig, default_workers
-from .flags import add_flags, config_from_args
-from .test import TestResult, run_test
-from .train import TrainResult, train
+from .flags import DefaultsFormatter, add_flags, config_from_args
+
+if TYPE_CHECKING:  # the engine loads torch and timm: only when a comparison runs
+    from .test import TestResult
+    from .train import TrainResult
 
 METRICS = (('accuracy', 'accuracy'), ('macro_f1', 'macro-F1'),
            ('balanced_accuracy', 'balanced accuracy'), ('loss', 'loss'))
@@ -42,6 +43,10 @@ class Entry:
 def compare(models: list[str], base: EngineConfig, out: Path, notes: list[str] | None = None,
             progress: bool | None = None) -> list[Entry]:
     """Train and test each of ``models`` with ``base``'s settings into ``out/<model>/``."""
+    from ..timm_plugins import resolve_model_name
+    from .test import run_test
+    from .train import train
+
     names = [resolve_model_name(m) for m in models]  # fail on a bad name before any training
     if len(set(names)) != len(names):
         raise LoosenError(f'--models names a model twice ({", ".join(names)}); give each once')
@@ -174,14 +179,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         'compare', help='train and test several models alike, report side by side',
         description=__doc__, allow_abbrev=False,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultsFormatter)
     parser.add_argument('--models', nargs='+', required=True,
                         help='e.g. mobilenetv1_la mobilenetv1_plain mobilenetv1_cbam')
     add_flags(parser, 'train')
     parser.set_defaults(run=run_compare)
     demo = commands.add_parser(
         'demo', help='the main job on built-in data: LA vs plain MobileNet on synthetic aurora',
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description=__doc__, formatter_class=DefaultsFormatter)
     demo.add_argument('--out', default='runs/demo')
     demo.add_argument('--per-class', type=int, default=400, help='synthetic frames per class')
     demo.add_argument('--size', type=int, default=128)

@@ -194,9 +194,10 @@ def test_split(config: EngineConfig) -> str:
 
 
 def open_split(config: EngineConfig, split: str, side: int,
-               classes: list[str] | None = None) -> Split:
+               classes: list[str] | None = None, partial: bool = False) -> Split:
     """``split`` of the configured data, decoded to ``side`` (see the module notes).
-    ``classes`` (the training split's) fixes the labels."""
+    ``classes`` (the training split's) fixes the labels; with ``partial`` the folder may
+    hold only some of them (a test set of one night)."""
     if config.data == 'synthetic':
         base, ids, source = _synthetic_split(config, split)
     else:
@@ -207,7 +208,7 @@ def open_split(config: EngineConfig, split: str, side: int,
         if not folder.is_dir():
             raise LoosenError(f'{split} folder {folder} does not exist; give a folder with '
                               f'{split}/<class>/ images (or one folder of class folders)')
-        base = ImageFolderSplit(folder.parent, folder.name, classes=classes)
+        base = ImageFolderSplit(folder.parent, folder.name, classes=classes, partial=partial)
         ids, source = [path for path, _ in base.samples], str(folder)
     dataset = Decoded(base, ids, side, config.cache_mb * 2**20, config.skip_bad_images)
     if dataset.bad:

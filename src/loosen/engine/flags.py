@@ -25,7 +25,6 @@ import yaml
 
 from ..data import SPLITS
 from ..errors import LoosenError
-from ..timm_plugins import resolve_model_name
 from .config import BALANCE, BEST_METRICS, DEFAULT_MODEL, NORMS, EngineConfig
 from .recipes import RECIPES, recipe_under
 
@@ -43,6 +42,18 @@ COMMANDS = ('train', 'test', 'predict')
 KEEP_UNSET = {'model', 'data', 'output_dir', 'device'}  # None means "decide from the rest"
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default unless it says nothing (None, off, empty) or the help
+    already spells it out."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        says_nothing = action.default is None or action.default is False or \
+            action.default == [] or action.default is argparse.SUPPRESS
+        if says_nothing or 'default' in (action.help or ''):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _key_value(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition('=')
     if not sep or not key:
@@ -57,7 +68,10 @@ def add_model_flags(parser: argparse.ArgumentParser, command: str) -> None:
                             f'(train default: {DEFAULT_MODEL}; {VIT_DEFAULT} with ViT flags; '
                             'test: the checkpoint\'s)')
     group.add_argument('--model-kwargs', nargs='+', type=_key_value, default=[],
-                       metavar='KEY=VALUE', help='constructor options, e.g. channel_multiplier=0.5')
+                       metavar='KEY=VALUE', help='constructor options, e.g. channel_multiplier=0.5'
+                       + ('' if command == 'train' else " (checked against the checkpoint's)"))
+    if command == 'predict':  # the checkpoint says the rest
+        return
     group.add_argument('--num_classes', '--num-classes', '--nb-classes', dest='num_classes',
                        type=int, help='checked against the class folders')
     group.add_argument('--dropout', '--drop', dest='dropout', type=float)
@@ -81,6 +95,10 @@ def add_model_flags(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 def add_data_flags(parser: argparse.ArgumentParser, command: str) -> None:
+    if command == 'predict':  # images come as PATHs, sized as the checkpoint says
+        group = parser.add_argument_group('data')
+        _add_loader_flags(group)
+        return
     group = parser.add_argument_group('data (no path given: the synthetic aurora set)')
     group.add_argument('--data', help="'synthetic', or a folder with train/ val/ [test/]")
     group.add_argument('--data_root', '--data-root', '--data-path', '--data_path', '--data-dir',
@@ -92,13 +110,7 @@ def add_data_flags(parser: argparse.ArgumentParser, command: str) -> None:
     group.add_argument('--img_size', '--img-size', '--input-size', '--input_size',
                        dest='img_size', type=int, help='square input size (default: the '
                                                        "model's, 224)")
-    group.add_argument('--batch_size', '--batch-size', '-b', dest='batch_size', type=int,
-                       help='per process')
-    group.add_argument('--num-workers', '--num_workers', '-j', dest='num_workers', type=int,
-                       help='loader processes per training process')
-    group.add_argument('--skip-bad-images', '--skip-bad', dest='skip_bad_images',
-                       action='store_true', help='leave unreadable images out (and count '
-                                                 'them) instead of stopping')
+    _add_loader_flags(group)
     group.add_argument('--cache-mb', type=int, help='keep decoded images in memory up to '
                                                     'this many MB (0: decode every epoch)')
     group.add_argument('--synthetic-per-class', type=int,
@@ -124,6 +136,16 @@ def add_data_flags(parser: argparse.ArgumentParser, command: str) -> None:
     aug.add_argument('--remode', help="random-erase fill: 'const', 'rand', 'pixel'")
     aug.add_argument('--balance', choices=BALANCE,
                      help='class imbalance: weigh the loss, or draw classes equally often')
+
+
+def _add_loader_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument('--batch_size', '--batch-size', '-b', dest='batch_size', type=int,
+                       help='per process')
+    group.add_argument('--num-workers', '--num_workers', '-j', dest='num_workers', type=int,
+                       help='loader processes per training process')
+    group.add_argument('--skip-bad-images', '--skip-bad', dest='skip_bad_images',
+                       action='store_true', help='leave unreadable images out (and count '
+                                                 'them) instead of stopping')
 
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
@@ -160,18 +182,21 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument('--best-metric', choices=tuple(BEST_METRICS))
     out = parser.add_argument_group('outputs')
     out.add_argument('--save_path', '--save-path', dest='save_path',
-                     help='the best checkpoint (default: <output-dir>/best.pth)')
-    out.add_argument('--resume', help="a run's last.pth to continue from")
-    out.add_argument('--overwrite', action='store_true', help='start again over an old run')
+                     help='the best checkpoint (default: best.pth in the run directory)')
+    out.add_argument('--resume', help="a run's last.pth: continue that run in its directory")
+    out.add_argument('--overwrite', action='store_true',
+                     help='start again in --output-dir itself, even when it holds a run')
     out.add_argument('--export-weights', metavar='FILE.safetensors',
                      help='also write the best weights as safetensors, for sharing')
 
 
 def add_common_flags(parser: argparse.ArgumentParser, command: str) -> None:
     if command != 'predict':
+        where = ('; a new run never overwrites one: it goes to <dir>2, <dir>3... (as YOLOv5\'s '
+                 'exp2)') if command == 'train' else ''
         parser.add_argument('--output_dir', '--output-dir', '--log_dir', '--log-dir', '--out',
                             dest='output_dir', help=f'run directory (default: runs/{command}/'
-                                                    '<model>)')
+                                                    f'<model>{where})')
     parser.add_argument('--device', help="'cpu', 'cuda', 'cuda:0' (default: cuda if present)")
     parser.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None,
                         help='progress bars (default: on a terminal)')
@@ -208,31 +233,34 @@ def add_flags(parser: argparse.ArgumentParser, command: str) -> None:
 
 def _data_source(args: argparse.Namespace) -> dict[str, Any]:
     """'synthetic' unless a path is given; ``--data DIR`` is ``--data-path DIR``."""
-    paths = {k: getattr(args, k) for k in ('data_root', 'train_dir', 'val_dir', 'test_dir')}
-    if args.data not in (None, 'synthetic'):
+    paths = {k: getattr(args, k, None) for k in ('data_root', 'train_dir', 'val_dir', 'test_dir')}
+    data = getattr(args, 'data', None)
+    if data not in (None, 'synthetic'):
         if paths['data_root']:
             raise LoosenError(f'--data {args.data} and --data-path {paths["data_root"]}: give '
                               'the folder once')
-        paths['data_root'] = args.data
-    if args.data == 'synthetic' and any(paths.values()):
+        paths['data_root'] = data
+    if data == 'synthetic' and any(paths.values()):
         raise LoosenError('--data synthetic and a data path: leave out one of them')
     return {'data': 'folder' if any(paths.values()) else 'synthetic', **paths}
 
 
 def config_from_args(args: argparse.Namespace, command: str) -> tuple[EngineConfig, list[str]]:
     """The engine config of parsed flags, and notes on flags that change nothing."""
+    from ..timm_plugins import resolve_model_name  # timm: only once a command runs
+
     values = vars(args)
     fields = EngineConfig.__dataclass_fields__
     config = EngineConfig(**{k: v for k, v in values.items()
                              if k in fields and v is not None and k not in ('data', 'model')})
     config.__dict__.update(_data_source(args))
     kwargs = dict(args.model_kwargs)
-    kwargs.update({ARCH_FLAGS[k]: values[k] for k in ARCH_FLAGS if values[k] is not None})
+    kwargs.update({ARCH_FLAGS[k]: values[k] for k in ARCH_FLAGS if values.get(k) is not None})
     config.model_kwargs = kwargs
     if args.model:
         config.model = resolve_model_name(args.model)
     elif command == 'train':
-        config.model = VIT_DEFAULT if any(values[k] is not None for k in ARCH_FLAGS) \
+        config.model = VIT_DEFAULT if any(values.get(k) is not None for k in ARCH_FLAGS) \
             else DEFAULT_MODEL
     else:
         config.model = None
@@ -250,6 +278,6 @@ def config_from_args(args: argparse.Namespace, command: str) -> tuple[EngineConf
 def parse(command: str, argv: Sequence[str]) -> tuple[EngineConfig, list[str]]:
     """``argv`` of ``command`` -> (config, notes); the tests' and scripts' way in."""
     parser = argparse.ArgumentParser(prog=f'loosen {command}', allow_abbrev=False,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=DefaultsFormatter)
     add_flags(parser, command)
     return config_from_args(parser.parse_args(list(argv)), command)

@@ -17,7 +17,6 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import LoosenError, unknown_name
-from ..timm_plugins import get_arch, parse_model_name
 from .config import EngineConfig
 
 # what every recipe shares: ImageNet statistics, plain cross-entropy on the 4 classes (no
@@ -92,6 +91,7 @@ FAMILIES = {'alexnet': 'paper-cnn', 'zfnet': 'paper-cnn', 'resnet34': 'paper-cnn
 def recipe_for(arch: str) -> str:
     """The paper's recipe for ``arch`` (an architecture, alias or model name):
     CNNs -> 'paper-cnn', ``vit_*`` -> 'paper-vit', ``rmt_*`` -> 'paper-rmt'."""
+    from ..timm_plugins import get_arch, parse_model_name  # timm: only when asked
     try:
         name = get_arch(arch).name
     except LoosenError:

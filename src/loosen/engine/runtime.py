@@ -48,6 +48,14 @@ class Runtime:
         dist.all_gather(parts, local.contiguous())
         return parts
 
+    def share(self, value: object) -> object:
+        """Rank 0's ``value`` (any picklable object), on every rank."""
+        if self.world == 1:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
     def total(self, *values: float) -> list[float]:
         """Each value summed over all ranks."""
         if self.world == 1:

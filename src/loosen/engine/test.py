@@ -20,7 +20,7 @@ from .checkpoint import check_classes, check_model, eval_state, load_checkpoint
 from .config import EngineConfig
 from .data import make_transform, open_split, test_split
 from .evaluate import evaluate, infer
-from .metrics import per_class_f1
+from .metrics import per_class_f1, present
 from .model import build_model
 from .report import run_log, write_test_reports
 from .runtime import Runtime, setup_runtime
@@ -96,8 +96,12 @@ def _test(config: EngineConfig, runtime: Runtime, notes: list[str],
     check_given(config, checkpoint, path)
     source = data_source(config, checkpoint)
     split_name = test_split(source)
-    split = open_split(source, split_name, checkpoint['data_config']['decode_side'])
+    # labels index the model's classes; the data may hold only some of them
+    split = open_split(source, split_name, checkpoint['data_config']['decode_side'],
+                       list(checkpoint['classes']), partial=True)
     check_classes(checkpoint, split.classes, path)
+    absent = [split.classes[k] for k in range(len(split.classes))
+              if k not in present(split.targets, len(split.classes))]
     data_cfg = dict(checkpoint['data_config'])
     size = data_cfg['input_size'][-1]
     if config.img_size and config.img_size != size:
@@ -121,7 +125,12 @@ def _test(config: EngineConfig, runtime: Runtime, notes: list[str],
         f1 = per_class_f1(np.asarray(split.targets), predicted, len(split.classes))
         metrics = {'checkpoint': str(path), 'model': checkpoint['model'], 'split': split_name,
                    'images': len(split.ids), **evaluate(logits, split.targets, len(split.classes)),
-                   'per_class_f1': dict(zip(split.classes, f1, strict=True))}
+                   'per_class_f1': {c: v for c, v in zip(split.classes, f1, strict=True)
+                                    if c not in absent},
+                   'absent_classes': absent}
+        if absent:
+            log.info('classes of the model absent from the data, not scored (still '
+                     'predicted): %s', ', '.join(absent))
         worst: list[dict[str, Any]] = []
         if runtime.main:
             probs = logits.softmax(1).numpy()

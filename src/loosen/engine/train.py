@@ -302,17 +302,27 @@ class TrainResult:
     train_images: int = 0
 
 
+def next_free_dir(path: Path) -> Path:
+    """``path`` while it is missing or empty, else the first missing or empty ``path2``,
+    ``path3``... (as YOLOv5 names ``exp``, ``exp2``): a new run never lands on an old one."""
+    found, number = path, 1
+    while found.exists() and (not found.is_dir() or any(found.iterdir())):
+        number += 1
+        found = path.with_name(f'{path.name}{number}')
+    return found
+
+
 def _claim_run_dir(config: EngineConfig) -> Path:
-    """The run directory, refusing to overwrite another run unless asked."""
-    run_dir = config.run_dir()
-    old = [p for p in (config.last_path(), config.best_path()) if p.exists()]
-    if old and not config.resume:
-        if not config.overwrite:
-            raise LoosenError(f'{old[0]} already exists; pass --resume {config.last_path()} to '
-                              'continue that run, --overwrite to start again, or another '
-                              '--output-dir')
+    """Create the run directory: the resumed run's, the old one again with ``--overwrite``
+    (its logs and curves cleared), else the next free one (see ``next_free_dir``)."""
+    if config.resume:
+        run_dir = Path(config.output_dir or Path(config.resume).parent)
+    elif config.overwrite:
+        run_dir = config.run_dir()
         for stale in ('train.log', 'metrics.csv', 'curves.png'):
             (run_dir / stale).unlink(missing_ok=True)
+    else:
+        run_dir = next_free_dir(config.run_dir())
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
@@ -344,7 +354,8 @@ def train(config: EngineConfig, notes: list[str] | None = None,
     notes = [*(notes or []), *runtime_notes]
     try:
         prepared = prepare(config)
-        run_dir = _claim_run_dir(config) if runtime.main else config.run_dir()
+        run_dir = runtime.share(_claim_run_dir(config) if runtime.main else None)
+        config.output_dir = str(run_dir)  # every path of the run follows it
         log_path = run_dir / 'train.log' if runtime.main else None
         with run_log(log_path, console=runtime.main) as log:
             for note in notes + prepared.notes:

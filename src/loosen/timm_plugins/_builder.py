@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.layers import get_device_dtype, register_notrace_module
 from torch import nn
 
 from ..attention import get_attention
@@ -61,6 +62,7 @@ def attention_layer(attention: str | None, kwargs: Mapping[str, Any] | None = No
         extra = {'heads': math.gcd(channels, heads)} if isinstance(heads, int) else {}
         module = spec.factory(channels, **options, **extra).to(device=device, dtype=dtype)
         setattr(module, SLOT_MARK, True)
+        register_notrace_module(type(module))  # one unit for torch.fx (LA's control flow)
         return module
 
     return build
@@ -80,20 +82,29 @@ def attention_keys(model: nn.Module) -> set[str]:
 
 class LinearClassifier:
     """timm's classifier API for an ``nn.Module`` whose last layer is ``self.head``, a Linear
-    from ``head_hidden_size`` features (pre-logits) to ``num_classes`` (0: no classifier)."""
+    from ``head_hidden_size`` features (pre-logits) to ``num_classes`` (0: no classifier).
+    ``global_pool`` '' makes ``forward_head`` return the unpooled map (timm's contract)."""
 
     head_hidden_size: int
     num_classes: int
     head: nn.Module
+    global_pool: str = 'avg'
 
     def _classifier(self, num_classes: int) -> nn.Module:
-        return nn.Linear(self.head_hidden_size, num_classes) if num_classes else nn.Identity()
+        """A new head on the model's device and dtype, in the model's train/eval mode."""
+        if not num_classes:
+            return nn.Identity()
+        dd = get_device_dtype(self) if next(self.parameters(), None) is not None else {}
+        return nn.Linear(self.head_hidden_size, num_classes, **dd).train(self.training)
 
     def get_classifier(self) -> nn.Module:
         return self.head
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """A new classifier; ``global_pool`` None keeps the pooling, '' removes it."""
         self.num_classes = num_classes
+        if global_pool is not None:
+            self.global_pool = global_pool
         self.head = self._classifier(num_classes)
 
 
@@ -121,6 +132,8 @@ class ArchSpec:
             at this spot (LA's heads and window, GCSA's heads); ``placement='paper'`` only.
         paper_model: per attention name, constructor options the release uses with that
             attention (RMT resizes its map for LA only); ``placement='paper'`` only.
+        paper_cfg: per attention name, what those options change in ``cfg`` (pool size).
+        feature_cfg: timm's ``feature_cfg`` for ``features_only=True`` (e.g. flattening).
         aliases: other names users know it by (the paper's seed names).
     """
 
@@ -132,6 +145,8 @@ class ArchSpec:
     placements: tuple[str, ...] = ('paper',)
     paper_attention: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     paper_model: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    paper_cfg: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    feature_cfg: Mapping[str, Any] = field(default_factory=dict)
     aliases: tuple[str, ...] = field(default=())
 
     def attention_defaults(self, attention: str | None, placement: str) -> dict[str, Any]:

@@ -73,8 +73,12 @@ def build(spec: ArchSpec, attention: str | None, pretrained: bool = False,
     spec.check_placement(placement)
     layer = attention_layer(attention, attn_kwargs, spec.attention_defaults(attention, placement))
     kwargs = {**spec.kwargs, **spec.model_defaults(attention, placement), **kwargs}
-    return build_model_with_cfg(spec.model_cls, model_name(spec.name, attention), pretrained,
-                                attention_layer=layer, placement=placement, **kwargs)
+    # timm's factory kwargs: built where asked, whatever each constructor takes
+    device, dtype = kwargs.pop('device', None), kwargs.pop('dtype', None)
+    model = build_model_with_cfg(spec.model_cls, model_name(spec.name, attention), pretrained,
+                                 feature_cfg=dict(spec.feature_cfg), attention_layer=layer,
+                                 placement=placement, **kwargs)
+    return model.to(device=device, dtype=dtype)
 
 
 def _entrypoint(spec: ArchSpec, attention: str | None) -> Callable[..., nn.Module]:
@@ -103,7 +107,7 @@ def register_models() -> list[str]:
             name = model_name(spec.name, attention)
             if hasattr(module, name):
                 continue
-            default_cfgs[name] = dict(spec.cfg)
+            default_cfgs[name] = {**spec.cfg, **spec.paper_cfg.get(attention, {})}
             setattr(module, name, register_model(_entrypoint(spec, attention)))
             added.append(name)
     return added

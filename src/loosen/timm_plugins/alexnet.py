@@ -52,23 +52,29 @@ class AlexNet(LinearClassifier, nn.Module):
 
     def __init__(self, layers: Sequence[Layer] = HALF_WIDTH, num_classes: int = 1000,
                  in_chans: int = 3, fc_dim: int = 2048, pool_size: int = 6,
-                 drop_rate: float = 0.5,
+                 drop_rate: float = 0.5, global_pool: str = 'avg',
                  attention_layer: AttentionLayer = no_attention, placement: str = 'paper') -> None:
         super().__init__()
-        self.num_classes = num_classes
+        self.num_classes, self.in_chans = num_classes, in_chans
         self.drop_rate = drop_rate
+        self.global_pool = global_pool
         features: list[nn.Module] = []
-        channels = in_chans
+        self.feature_info: list[dict[str, Any]] = []  # the map before each max-pool, the last
+        channels, reduction = in_chans, 1
         for kind, *args in layers:
             if kind == 'conv':
                 out, kernel, stride, padding = args
                 features += [nn.Conv2d(channels, out, kernel, stride, padding),
                              nn.ReLU(inplace=True)]
-                channels = out
+                channels, reduction = out, reduction * stride
             elif kind == 'pool':
+                self._add_feature(len(features) - 1, channels, reduction)
                 features.append(nn.MaxPool2d(3, 2))
+                reduction *= 2
             else:
                 features.append(attention_layer(channels))
+        if self.feature_info[-1]['module'] != f'features.{len(features) - 1}':
+            self._add_feature(len(features) - 1, channels, reduction)
         self.features = nn.Sequential(*features)
         self.num_features = channels
         self.head_hidden_size = fc_dim
@@ -79,10 +85,16 @@ class AlexNet(LinearClassifier, nn.Module):
             nn.ReLU(inplace=True))
         self.head = self._classifier(num_classes)
 
+    def _add_feature(self, index: int, channels: int, reduction: int) -> None:
+        self.feature_info.append({'module': f'features.{index}', 'num_chs': channels,
+                                  'reduction': reduction})
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)  # (B, C, H/32, W/32) roughly; 6x6 at 224
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        if not self.global_pool:  # the map itself (timm: reset_classifier(0, ''))
+            return x
         x = self.pre_logits(self.pool(x))  # (B, fc_dim)
         return x if pre_logits else self.head(x)
 
@@ -90,10 +102,15 @@ class AlexNet(LinearClassifier, nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+# features_only: the four maps of ``feature_info`` out of the flattened ``features``
+CONV_FEATURES = {'flatten_sequential': True, 'out_indices': (0, 1, 2, 3)}
+
+
 def conv_cfg(**overrides: Any) -> dict[str, Any]:
     """The ``pretrained_cfg`` of the AlexNet family."""
     return default_cfg(**{
         'first_conv': 'features.0', 'classifier': 'head', 'min_input_size': (3, 63, 63),
+        'pool_size': (6, 6),
         'paper_name': 'ImageNet classification with deep convolutional neural networks',
         **overrides})
 
@@ -101,4 +118,5 @@ def conv_cfg(**overrides: Any) -> dict[str, Any]:
 register_arch(ArchSpec(
     'alexnet', AlexNet, dict(layers=HALF_WIDTH, fc_dim=2048), conv_cfg(),
     spot='after the last max-pool (128 channels, 6x6 at 224), 32 heads',
+    feature_cfg=CONV_FEATURES,
     paper_attention=release_options('cnn', heads=32)))

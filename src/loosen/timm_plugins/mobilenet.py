@@ -71,7 +71,7 @@ class MobileNetV1(EfficientNet):
             self.blocks[PAPER_STAGE] = with_slot(stage, slot)
         self._init_classifier()
 
-    def reset_classifier(self, num_classes: int, global_pool: str = 'avg') -> None:
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         super().reset_classifier(num_classes, global_pool)
         self._init_classifier()
 
@@ -94,4 +94,5 @@ register_arch(ArchSpec(
     spot='after the 10th depthwise-separable block (512 channels, 14x14 at 224), 32 heads; '
          'one more 512 block follows',
     placements=('paper', 'block'), paper_attention=release_options('cnn', heads=32),
+    feature_cfg={'flatten_sequential': True},  # as timm's EfficientNet family: blocks.N
     aliases=('mobilenet',)))

@@ -31,7 +31,14 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.layers import DropPath, apply_rot_embed, calculate_drop_path_rates, trunc_normal_
+from timm.layers import (
+    DropPath,
+    apply_rot_embed,
+    calculate_drop_path_rates,
+    register_notrace_function,
+    register_notrace_module,
+    trunc_normal_,
+)
 from torch import nn
 
 from ..attention.gcsa import RELEASE_HEADS
@@ -52,6 +59,7 @@ class DWConv2d(nn.Module):
         return self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
+@register_notrace_module  # built from the input's size: one unit for torch.fx
 class RetNetRelPos2d(nn.Module):
     """Rotary angles and the Manhattan decay masks of one stage, built for each input size.
 
@@ -91,6 +99,7 @@ class RetNetRelPos2d(nn.Module):
         return self.rotary(h, w), masks
 
 
+@register_notrace_module  # unpacks the input's shape: one unit for torch.fx
 class ManhattanSelfAttention(nn.Module):
     """MaSA over a (B, H, W, C) map, decomposed along the axes or over the whole map."""
 
@@ -252,13 +261,14 @@ class RMT(LinearClassifier, nn.Module):
                  layerscales: Sequence[float | None] = (None, None, None, None),
                  projection: int = 1024, num_classes: int = 1000, in_chans: int = 3,
                  drop_rate: float = 0.0, drop_path_rate: float = 0.15,
-                 attention_multiple: int | None = None,
+                 attention_multiple: int | None = None, global_pool: str = 'avg',
                  attention_layer: AttentionLayer = no_attention,
                  placement: str = 'paper') -> None:
         super().__init__()
-        self.num_classes = num_classes
+        self.num_classes, self.in_chans = num_classes, in_chans
         self.num_features = self.head_hidden_size = projection
         self.attention_multiple = attention_multiple
+        self.global_pool = global_pool
         self.patch_embed = PatchEmbed(in_chans, embed_dims[0])
         rates = calculate_drop_path_rates(drop_path_rate, sum(depths))  # per block
         stages = len(depths)
@@ -282,17 +292,24 @@ class RMT(LinearClassifier, nn.Module):
             x = layer(x)  # ... (B, H/32, W/32, C3)
         x = self.norm(self.proj(x).permute(0, 3, 1, 2))  # (B, 1024, H/32, W/32)
         if self.attention_multiple:
-            m = self.attention_multiple
-            size = [-(-side // m) * m for side in x.shape[2:]]  # 7x7 -> 8x8 for m = 2
-            x = F.interpolate(x, size=size, mode='bilinear', align_corners=False)
+            x = resize_to_multiple(x, self.attention_multiple)
         return self.act(self.attention(x))
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        if not self.global_pool:  # the map itself (timm: reset_classifier(0, ''))
+            return x
         x = self.head_drop(x.mean((2, 3)))  # (B, 1024)
         return x if pre_logits else self.head(x)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+@register_notrace_function  # sizes from the input's shape: one call for torch.fx
+def resize_to_multiple(x: Tensor, multiple: int) -> Tensor:
+    """(B, C, H, W) resized bilinearly up to the next multiple on each side (7x7 -> 8x8)."""
+    size = [-(-side // multiple) * multiple for side in x.shape[2:]]
+    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
 
 
 def _init_weights(module: nn.Module) -> None:
@@ -309,7 +326,8 @@ RMT_CFG = default_cfg(first_conv='patch_embed.proj.0', classifier='head',
 SPOT = ('after the 1024-d projection + BN on the last feature map, 32 heads; for LA the map '
         'is resized bilinearly to 8x8 first')
 RMT_RELEASE = dict(paper_attention={'la': {'heads': 32}, 'gcsa': {'heads': RELEASE_HEADS['rmt']}},
-                   paper_model={'la': {'attention_multiple': 2}})
+                   paper_model={'la': {'attention_multiple': 2}},
+                   paper_cfg={'la': {'pool_size': (8, 8)}})
 
 register_arch(ArchSpec(
     'rmt_t', RMT, dict(depths=(2, 2, 8, 2), mlp_ratios=(3, 3, 3, 3),

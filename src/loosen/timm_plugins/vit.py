@@ -25,6 +25,7 @@ from timm.data import (
     IMAGENET_INCEPTION_MEAN,
     IMAGENET_INCEPTION_STD,
 )
+from timm.layers import register_notrace_function
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 from torch.utils.checkpoint import checkpoint
@@ -33,13 +34,27 @@ from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention, relea
 from ._registry import register_arch
 
 
-def attend_patch_grid(attention: nn.Module, x: torch.Tensor,
-                      grid: tuple[int, int]) -> torch.Tensor:
-    """Apply a (B, C, H, W) module to the patch tokens of ``x`` (B, prefix + H*W, C)."""
+# shape arithmetic on the input: each function is one call for torch.fx
+@register_notrace_function
+def patch_grid(x: torch.Tensor, fixed: tuple[int, int]) -> tuple[int, int]:
+    """The patch grid of ``patch_embed``'s output: (H/16, W/16) of a map, else ``fixed``."""
+    return (x.shape[1], x.shape[2]) if x.dim() == 4 else fixed
+
+
+@register_notrace_function
+def split_patch_grid(x: torch.Tensor, grid: tuple[int, int]
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, prefix + H*W, C) tokens -> the prefix (B, P, C) and the patches as (B, C, H, W)."""
     b, n, c = x.shape
     h, w = grid
     prefix, patches = x[:, :n - h * w], x[:, n - h * w:]  # (B, P, C), (B, H*W, C)
-    maps = patches.transpose(1, 2).reshape(b, c, h, w)
+    return prefix, patches.transpose(1, 2).reshape(b, c, h, w)
+
+
+def attend_patch_grid(attention: nn.Module, x: torch.Tensor,
+                      grid: tuple[int, int]) -> torch.Tensor:
+    """Apply a (B, C, H, W) module to the patch tokens of ``x`` (B, prefix + H*W, C)."""
+    prefix, maps = split_patch_grid(x, grid)
     patches = attention(maps).flatten(2).transpose(1, 2)  # (B, H*W, C)
     return torch.cat([prefix, patches], 1)
 
@@ -81,7 +96,7 @@ class GridViT(VisionTransformer):
     def forward_features(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None,
                          is_causal: bool = False) -> torch.Tensor:
         x = self.patch_embed(x)  # (B, H/16, W/16, C) with dynamic_img_size, else (B, N, C)
-        grid = tuple(x.shape[1:3]) if x.dim() == 4 else self.patch_embed.grid_size
+        grid = patch_grid(x, self.patch_embed.grid_size)
         x = self.norm_pre(self.patch_drop(self._pos_embed(x)))  # (B, 1 + H*W/256, C)
         for block in self.blocks:
             if self.grad_checkpointing and not torch.jit.is_scripting():

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ._builder import ArchSpec, release_options
 from ._registry import register_arch
-from .alexnet import AlexNet, conv_cfg
+from .alexnet import CONV_FEATURES, AlexNet, conv_cfg
 
 ZFNET = (
     ('conv', 96, 7, 2, 2), ('pool',),    # 224 -> 111 -> 55
@@ -27,7 +27,8 @@ ZFNET = (
 
 register_arch(ArchSpec(
     'zfnet', AlexNet, dict(layers=ZFNET, fc_dim=4096, pool_size=13),
-    conv_cfg(min_input_size=(3, 31, 31),
+    conv_cfg(min_input_size=(3, 31, 31), pool_size=(13, 13),
              paper_name='Visualizing and understanding convolutional networks'),
     spot='after conv3 (512 channels, 27x27 at 224), 16 heads on 9x9 cells of 3x3',
+    feature_cfg=CONV_FEATURES,
     paper_attention=release_options('cnn', heads=16, window=3)))
