@@ -10,6 +10,7 @@ BENCHES: dict[str, str] = {
     'attention': 'loosen.bench.attention',
     'data': 'loosen.bench.data',
     'pipeline': 'loosen.bench.pipeline',
+    'accuracy': 'loosen.bench.accuracy',
 }
 
 

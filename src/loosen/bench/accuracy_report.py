@@ -1,0 +1,131 @@
+"""What ``loosen bench accuracy`` leaves in its folder: ``results.csv`` (one row per cell),
+``report.md`` (mean +- std over seeds, gains over plain with their intervals, a ranking
+per regime, which differences exceed noise), ``radar_<size>.png`` (Figure 2's form),
+``gain.png`` and ``heatmap.png``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .grid import BASELINE, GridSpec
+from .plots import gain_figure, heatmap_figure
+from .radar import radar_data, radar_figure
+from .regimes import subset_info
+from .summary import CONFIDENCE, collect, gains, ranking, seed_stats
+
+SCORE = 'test accuracy (%), mAP@0.5 (%) for YOLOv5'
+
+
+def _table(frame: pd.DataFrame, floatfmt: str = '.2f') -> str:
+    """A markdown table of ``frame``, floats as ``floatfmt``."""
+    def cell(value: object) -> str:
+        return format(value, floatfmt) if isinstance(value, float) else str(value)
+    lines = ['| ' + ' | '.join(map(str, frame.columns)) + ' |',
+             '|' + '---|' * len(frame.columns)]
+    lines += ['| ' + ' | '.join(cell(v) for v in row) + ' |'
+              for row in frame.itertuples(index=False)]
+    return '\n'.join(lines)
+
+
+def _mean_std(stats: pd.DataFrame, size: int, archs: list[str], attentions: list[str]) -> str:
+    part = stats[stats['size'] == size].set_index(['arch', 'attention'])
+    rows = []
+    for arch in archs:
+        row = {'arch': arch}
+        for attention in attentions:
+            if (arch, attention) in part.index:
+                found = part.loc[(arch, attention)]
+                spread = '' if np.isnan(found['std']) else f' ± {found["std"]:.1f}'
+                row[attention] = f'{found["mean"]:.1f}{spread}'
+            else:
+                row[attention] = '–'
+        rows.append(row)
+    return _table(pd.DataFrame(rows))
+
+
+def _noise_line(gain: pd.DataFrame, seeds: int) -> str:
+    """The plain-language verdict on which gains over plain exceed seed noise."""
+    if gain.empty or gain['pairs'].max() < 2:
+        return ('With one seed per cell there is no estimate of noise: no difference can be '
+                'called real. Run more --seeds.')
+    real = gain[gain['exceeds_noise']]
+    level = f'{CONFIDENCE:.0%} interval over {seeds} paired seeds'
+    if real.empty:
+        return (f'No module differs from plain by more than seed noise (every {level} '
+                'contains zero): on this budget the ranking above is not evidence of a real '
+                'difference.')
+    named = '; '.join(f'{r.attention} on {r.arch} at {r.size} ({r.gain:+.1f} points, '
+                      f'[{r.low:+.1f}, {r.high:+.1f}])' for r in real.itertuples())
+    return (f'Differences from plain beyond seed noise ({level} leaves out zero): {named}. '
+            f'The other {len(gain) - len(real)} of {len(gain)} comparisons are within noise.')
+
+
+def write_outputs(spec: GridSpec, header: str) -> pd.DataFrame:
+    """Write every output file from the cells finished so far; returns their rows."""
+    out = spec.root
+    frame = collect(spec)
+    frame.to_csv(out / 'results.csv', index=False, float_format='%.6g')
+    stats, gain = seed_stats(frame), gains(frame)
+    archs, attentions = spec.archs, [BASELINE, *[a for a in spec.attentions if a != BASELINE]]
+    lines = [header, '']
+    failed = frame[frame['status'] == 'failed'] if not frame.empty else frame
+    lines.append(f'**Cells:** {len(frame) - len(failed)} done, {len(failed)} failed, '
+                 f'{len(spec.cells()) - len(frame)} not run, of {len(spec.cells())}. '
+                 f'**Score:** {SCORE}, on the {spec.test_split}/ split, of the model after '
+                 'the last epoch.')
+    for row in failed.itertuples():
+        lines.append(f'- failed: `{row.key}`: {row.error}')
+    lines += ['', '## Training subsets', '']
+    subsets = [{'size': c.size, 'seed': c.seed, 'task': 'detection' if c.detection else
+                'classification', **subset_info(spec, c)}
+               for c in {(c.size, c.seed, c.detection): c for c in spec.cells()}.values()]
+    table = pd.DataFrame(subsets).drop(columns='per_class', errors='ignore')
+    lines.append(_table(table))
+    short = table[table['used'] < table['requested']]
+    if len(short):
+        asked = ', '.join(map(str, sorted(set(short['requested']))))
+        lines += ['', f'**Fewer images than asked:** the data has {short["available"].iloc[0]} '
+                  f'training images, so the size(s) {asked} used all of them (those regimes '
+                  'are the same data).']
+    for size in spec.train_sizes:
+        if stats.empty or size not in set(stats['size']):
+            continue
+        lines += ['', f'## {size} training images', '', f'Mean ± std over seeds ({SCORE}):', '',
+                  _mean_std(stats, size, archs, attentions)]
+        part = gain[gain['size'] == size] if not gain.empty else gain
+        if not part.empty:
+            shown = part.assign(interval=[f'[{lo:+.2f}, {hi:+.2f}]' for lo, hi
+                                          in zip(part['low'], part['high'], strict=True)])
+            lines += ['', f'Gain over plain (points), paired by seed, {CONFIDENCE:.0%} '
+                      't-interval and paired t-test:', '',
+                      _table(shown[['arch', 'attention', 'gain', 'interval', 'p', 'pairs',
+                                    'exceeds_noise']], '.3g')]
+        ranks = ranking(stats[stats['size'] == size])
+        lines += ['', 'Ranking (mean rank over backbones, 1 = best):', '',
+                  _table(ranks[['attention', 'mean_rank', 'mean_score']]),
+                  '', f'![radar {size}](radar_{size}.png)']
+        radar = radar_data(stats[stats['size'] == size], archs, attentions)
+        _save(radar_figure(radar, f'{size} training images', radar_caption(spec, size)),
+              out / f'radar_{size}.png')
+    lines += ['', '## Which differences are real', '', _noise_line(gain, len(spec.seeds)), '']
+    if not stats.empty:
+        _save(heatmap_figure(stats, archs, attentions), out / 'heatmap.png')
+        lines.append('![mean score per backbone and module](heatmap.png)')
+    if not gain.empty:
+        _save(gain_figure(gain, archs, attentions), out / 'gain.png')
+        lines.append('![gain over plain](gain.png)')
+    (out / 'report.md').write_text('\n'.join(lines) + '\n')
+    return frame
+
+
+def radar_caption(spec: GridSpec, size: int) -> str:
+    return (f'{SCORE} on {spec.test_split}/, mean over {len(spec.seeds)} seed(s), after '
+            f'{size} training images. Each axis has its own scale, [low, high] under its name '
+            '(centre side to rim); the number at each vertex is the value.')
+
+
+def _save(fig: Figure, path: Path) -> None:
+    fig.savefig(path, dpi=110)
