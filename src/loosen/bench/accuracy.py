@@ -131,7 +131,8 @@ def header(spec: GridSpec, argv: list[str], seconds: float) -> str:
         f'- backbones {", ".join(spec.archs)}; modules {", ".join(spec.attentions)}; '
         f'training sizes {", ".join(map(str, spec.train_sizes))}; seeds '
         f'{", ".join(map(str, spec.seeds))}',
-        f'- budget per cell: {budget}; width options {spec.model_kwargs or "none"}',
+        f'- budget per cell: {budget}; width options '
+        f'{ {a: spec.model_kwargs[a] for a in spec.archs if a in spec.model_kwargs} or "none"}',
         f'- machine: {platform.machine()}, {os.cpu_count()} CPU(s), '
         f'{torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"}, '
         f'torch {torch.__version__}; {spec.threads} thread(s) per cell',

@@ -73,7 +73,9 @@ def write_outputs(spec: GridSpec, header: str) -> pd.DataFrame:
     lines = [header, '']
     failed = frame[frame['status'] == 'failed'] if not frame.empty else frame
     lines.append(f'**Cells:** {len(frame) - len(failed)} done, {len(failed)} failed, '
-                 f'{len(spec.cells()) - len(frame)} not run, of {len(spec.cells())}. '
+                 f'{len(spec.cells()) - len(frame)} not run, of {len(spec.cells())}, '
+                 f'{frame["wall_seconds"].sum() / 60 if len(frame) else 0:.0f} min of cell time '
+                 'in all (sum over cells). '
                  f'**Score:** {SCORE}, on the {spec.test_split}/ split, of the model after '
                  'the last epoch.')
     for row in failed.itertuples():

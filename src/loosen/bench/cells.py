@@ -61,7 +61,7 @@ def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:
     metrics = tested.metrics
     per_batch = trained.train_images // config.batch_size * config.batch_size
     return {'accuracy': metrics['accuracy'], 'macro_f1': metrics['macro_f1'],
-            'balanced_accuracy': metrics['balanced_accuracy'],
+            'balanced_accuracy': metrics['balanced_accuracy'], 'loss': metrics['loss'],
             **{f'f1_{k}': v for k, v in metrics['per_class_f1'].items()},
             'test_images': metrics['images'], 'params': trained.params,
             'epochs': len(trained.history), 'images_seen': per_batch * len(trained.history),
@@ -86,13 +86,17 @@ def detection(spec: GridSpec, cell: Cell) -> dict[str, Any]:
 RUNNERS: dict[bool, CellRunner] = {False: classification, True: detection}  # by cell.detection
 
 
+def cell_row(cell: Cell) -> dict[str, Any]:
+    """The columns of ``results.csv`` that name the cell."""
+    return {'key': cell.key, 'arch': cell.arch, 'attention': cell.attention, 'size': cell.size,
+            'seed': cell.seed, 'task': 'detection' if cell.detection else 'classification'}
+
+
 def run_cell(spec: GridSpec, cell: Cell) -> dict[str, Any]:
     """Run ``cell`` and write its row to its ``result.json`` (atomically); return the row."""
     torch.set_num_threads(spec.threads)
     start = time.perf_counter()
-    row: dict[str, Any] = {'key': cell.key, 'arch': cell.arch, 'attention': cell.attention,
-                           'size': cell.size, 'seed': cell.seed,
-                           'task': 'detection' if cell.detection else 'classification'}
+    row = cell_row(cell)
     try:
         row['train_images'] = subset_info(spec, cell)['used']
         row.update(RUNNERS[cell.detection](spec, cell), status='done')

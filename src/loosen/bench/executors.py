@@ -17,7 +17,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ..errors import unknown_name
-from .cells import execute
+from .cells import cell_row, execute
 from .grid import Cell, GridSpec, read_result, write_json
 
 ATTEMPTS = 2  # a cell whose process dies is tried this many times in all
@@ -29,7 +29,7 @@ class Progress:
     def __init__(self, total: int, finished: list[dict[str, Any]], enabled: bool | None) -> None:
         self.failed = sum(r['status'] == 'failed' for r in finished)
         self.bar = tqdm(total=total, initial=len(finished), unit='cell', desc='grid',
-                        disable=False if enabled else None if enabled is None else True)
+                        disable=None if enabled is None else not enabled)
         self.running = 0
 
     def update(self, running: int, row: dict[str, Any] | None = None) -> None:
@@ -45,9 +45,7 @@ class Progress:
 
 def died(spec: GridSpec, cell: Cell, reason: str) -> dict[str, Any]:
     """The row of a cell whose process died without writing one."""
-    row = {'key': cell.key, 'arch': cell.arch, 'attention': cell.attention, 'size': cell.size,
-           'seed': cell.seed, 'task': 'detection' if cell.detection else 'classification',
-           'status': 'failed', 'error': f'its process died: {reason}'}
+    row = {**cell_row(cell), 'status': 'failed', 'error': f'its process died: {reason}'}
     write_json(spec.result_path(cell), row)
     return row
 
