@@ -56,7 +56,7 @@ def test_smoke_preset_writes_every_output(smoke):
         assert (int(rows[f'alexnet_la_n24_s{seed}']['params'])
                 - int(rows[f'alexnet_plain_n24_s{seed}']['params'])) == 52
     report = (smoke / 'report.md').read_text()
-    for part in ('Mean ± std over seeds', 'Gain over plain', 'Ranking', '## Which differences '
+    for part in ('Mean ± std over 2 seeds', 'Gain over plain', 'Ranking', '## Which differences '
                  'are real', '![radar 24](radar_24.png)', '8 done, 0 failed'):
         assert part in report
     # every cell of a seed trained on the same subset: one folder per (size, seed)

@@ -16,7 +16,11 @@ from .radar import radar_data, radar_figure
 from .regimes import subset_info
 from .summary import CONFIDENCE, collect, gains, ranking, seed_stats
 
-SCORE = 'test accuracy (%), mAP@0.5 (%) for YOLOv5'
+
+def score_name(spec: GridSpec) -> str:
+    """What a cell's score is, as the paper's Figure 2 plots it."""
+    detection = any(c.detection for c in spec.cells())
+    return 'test accuracy in %' + (' (YOLOv5: mAP@0.5 in %)' if detection else '')
 
 
 def _table(frame: pd.DataFrame, floatfmt: str = '.2f') -> str:
@@ -46,7 +50,7 @@ def _mean_std(stats: pd.DataFrame, size: int, archs: list[str], attentions: list
     return _table(pd.DataFrame(rows))
 
 
-def _noise_line(gain: pd.DataFrame, seeds: int) -> str:
+def _noise_line(gain: pd.DataFrame, seeds: str) -> str:
     """The plain-language verdict on which gains over plain exceed seed noise."""
     if gain.empty or gain['pairs'].max() < 2:
         return ('With one seed per cell there is no estimate of noise: no difference can be '
@@ -76,8 +80,8 @@ def write_outputs(spec: GridSpec, header: str) -> pd.DataFrame:
                  f'{len(spec.cells()) - len(frame)} not run, of {len(spec.cells())}, '
                  f'{frame["wall_seconds"].sum() / 60 if len(frame) else 0:.0f} min of cell time '
                  'in all (sum over cells). '
-                 f'**Score:** {SCORE}, on the {spec.test_split}/ split, of the model after '
-                 'the last epoch.')
+                 f'**Score:** {score_name(spec)}, on the {spec.test_split}/ split, of the '
+                 'model after the last epoch.')
     for row in failed.itertuples():
         lines.append(f'- failed: `{row.key}`: {row.error}')
     lines += ['', '## Training subsets', '']
@@ -95,9 +99,14 @@ def write_outputs(spec: GridSpec, header: str) -> pd.DataFrame:
     for size in spec.train_sizes:
         if stats.empty or size not in set(stats['size']):
             continue
-        lines += ['', f'## {size} training images', '', f'Mean ± std over seeds ({SCORE}):', '',
+        seeds = _seeds(stats[stats['size'] == size])
+        lines += ['', f'## {size} training images', '',
+                  f'Mean ± std over {seeds} seeds ({score_name(spec)}):', '',
                   _mean_std(stats, size, archs, attentions)]
         part = gain[gain['size'] == size] if not gain.empty else gain
+        if not part.empty:  # in the grid's order
+            part = part.sort_values(['arch', 'attention'], key=lambda c: c.map(
+                {n: k for k, n in enumerate([*archs, *attentions])}))
         if not part.empty:
             shown = part.assign(interval=[f'[{lo:+.2f}, {hi:+.2f}]' for lo, hi
                                           in zip(part['low'], part['high'], strict=True)])
@@ -109,10 +118,12 @@ def write_outputs(spec: GridSpec, header: str) -> pd.DataFrame:
         lines += ['', 'Ranking (mean rank over backbones, 1 = best):', '',
                   _table(ranks[['attention', 'mean_rank', 'mean_score']]),
                   '', f'![radar {size}](radar_{size}.png)']
-        radar = radar_data(stats[stats['size'] == size], archs, attentions)
-        _save(radar_figure(radar, f'{size} training images', radar_caption(spec, size)),
-              out / f'radar_{size}.png')
-    lines += ['', '## Which differences are real', '', _noise_line(gain, len(spec.seeds)), '']
+        present = [a for a in archs if a in set(stats[stats['size'] == size]['arch'])]
+        radar = radar_data(stats[stats['size'] == size], present, attentions)
+        caption = radar_caption(spec, stats[stats['size'] == size], size)
+        _save(radar_figure(radar, f'{size} training images', caption), out / f'radar_{size}.png')
+    verdict = _noise_line(gain, _seeds(stats) if len(stats) else '0')
+    lines += ['', '## Which differences are real', '', verdict, '']
     if not stats.empty:
         _save(heatmap_figure(stats, archs, attentions), out / 'heatmap.png')
         lines.append('![mean score per backbone and module](heatmap.png)')
@@ -123,10 +134,17 @@ def write_outputs(spec: GridSpec, header: str) -> pd.DataFrame:
     return frame
 
 
-def radar_caption(spec: GridSpec, size: int) -> str:
-    return (f'{SCORE} on {spec.test_split}/, mean over {len(spec.seeds)} seed(s), after '
-            f'{size} training images. Each axis has its own scale, [low, high] under its name '
-            '(centre side to rim); the number at each vertex is the value.')
+def _seeds(stats: pd.DataFrame) -> str:
+    """How many seeds the means are over: '3', or '2-3' where some cells are missing."""
+    low, high = int(stats['seeds'].min()), int(stats['seeds'].max())
+    return str(high) if low == high else f'{low}-{high}'
+
+
+def radar_caption(spec: GridSpec, stats: pd.DataFrame, size: int) -> str:
+    return (f'{score_name(spec).capitalize()} on {spec.test_split}/, mean over '
+            f'{_seeds(stats)} seed(s), after {size} training images. Each axis has its own '
+            'scale, [low, high] under its name (centre side to rim); the number at each vertex '
+            'is the value.')
 
 
 def _save(fig: Figure, path: Path) -> None:

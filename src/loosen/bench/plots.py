@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 
 def gain_figure(gains: pd.DataFrame, archs: list[str], attentions: list[str]) -> Figure:
-    """Bars: mean gain in points per arch and module; error bars: the 95 % t-interval."""
+    """Bars: mean gain in points per arch and module; error bars: the 95 % t-interval.
+    Colours follow ``attentions`` as in the radar."""
     sizes = sorted(gains['size'].unique())
     fig = Figure(figsize=(1.6 + 1.1 * len(archs), 2.8 * len(sizes)), layout='tight')
     axes = fig.subplots(len(sizes), 1, squeeze=False, sharey=True)
@@ -21,8 +23,8 @@ def gain_figure(gains: pd.DataFrame, archs: list[str], attentions: list[str]) ->
             rows = part.reindex([(a, attention) for a in archs])
             x = np.arange(len(archs)) + (k - (len(others) - 1) / 2) * width
             errors = np.vstack([rows['gain'] - rows['low'], rows['high'] - rows['gain']])
-            ax.bar(x, rows['gain'], width, label=attention,
-                   yerr=np.nan_to_num(errors), capsize=2)
+            ax.bar(x, rows['gain'], width, label=attention, yerr=np.nan_to_num(errors),
+                   capsize=2, color=colormaps['tab10'](attentions.index(attention) % 10))
         ax.axhline(0, color='black', lw=0.8)
         ax.set_xticks(np.arange(len(archs)), archs)
         ax.set_ylabel('gain over plain (points)')

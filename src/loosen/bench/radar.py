@@ -7,6 +7,7 @@ to a little above the highest (the rim). The caption says so, and what the value
 """
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +69,7 @@ def radar_figure(radar: Radar, title: str, caption: str) -> Figure:
     ax.set_yticks([INNER, (INNER + OUTER) / 2, OUTER], [])
     ax.set_ylim(0, OUTER + 0.05)
     ax.set_title(title, pad=24)
-    ax.legend(loc='upper right', bbox_to_anchor=(1.18, 1.1), fontsize=8, title='attention')
-    fig.text(0.5, 0.02, caption, ha='center', va='bottom', wrap=True, fontsize=8)
+    fig.legend(loc='lower center', bbox_to_anchor=(0.5, 0.075), ncols=min(len(radar.attentions),
+               8), fontsize=8, frameon=False)
+    fig.text(0.5, 0.015, textwrap.fill(caption, 100), ha='center', va='bottom', fontsize=8)
     return fig
