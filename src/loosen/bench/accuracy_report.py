@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..data.folder import scan_split
 from .grid import BASELINE, GridSpec
 from .plots import gain_figure, heatmap_figure
 from .radar import radar_data, radar_figure
@@ -90,6 +91,13 @@ def write_outputs(spec: GridSpec, header: str) -> pd.DataFrame:
                for c in {(c.size, c.seed, c.detection): c for c in spec.cells()}.values()]
     table = pd.DataFrame(subsets).drop(columns='per_class', errors='ignore')
     lines.append(_table(table))
+    first = next((c for c in spec.cells() if not c.detection), None)
+    if first is not None:
+        _, samples = scan_split(spec.subset_dir(first), spec.test_split)
+        counts = np.bincount([label for _, label in samples])
+        lines += ['', f'Chance levels on {spec.test_split}/ ({len(samples)} images): always '
+                  f'answering the most common class scores {100 * counts.max() / counts.sum():.1f} '
+                  f'%, answering at random {100 / len(counts):.1f} %.']
     short = table[table['used'] < table['requested']]
     if len(short):
         asked = ', '.join(map(str, sorted(set(short['requested']))))
