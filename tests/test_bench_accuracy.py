@@ -109,6 +109,18 @@ def test_a_killed_grid_resumes_without_redoing_finished_cells(tmp_path):
     assert len((second / 'train' / 'metrics.csv').read_text().splitlines()) == 1 + 3
 
 
+def test_a_failed_cell_is_recorded_with_its_error_and_the_grid_goes_on(tmp_path):
+    out = tmp_path / 'grid'
+    # 24 training images cannot fill one batch of 64: both cells fail inside the engine
+    assert main([*SMOKE, '--archs', 'mobilenetv1', '--seeds', '0', '--batch-size', '64',
+                 '--out', str(out)]) == 1
+    rows = _rows(out / 'results.csv')
+    assert sorted(rows) == ['mobilenetv1_la_n24_s0', 'mobilenetv1_plain_n24_s0']
+    for key, row in rows.items():
+        assert row['status'] == 'failed' and 'batch-size 64' in row['error']
+        assert f'failed: `{key}`: LoosenError: --batch-size 64' in (out / 'report.md').read_text()
+
+
 def test_radar_has_one_axis_per_arch_and_one_polygon_per_attention():
     archs, attentions = ['resnet34', 'alexnet', 'vit_small'], ['plain', 'cbam', 'la']
     values = {('resnet34', 'plain'): 55.0, ('resnet34', 'cbam'): 56.0, ('resnet34', 'la'): 57.1,

@@ -7,8 +7,8 @@ is always in the grid. Cells run in worker processes here (``--executor local --
 or as Ray tasks on a cluster (``--executor ray --address HOST:PORT``, the extra
 ``loosen[cluster]``; the output folder must be on a disk the workers share). Run the
 same command again to resume: finished cells are skipped, a killed cell continues from
-its last checkpoint, failed cells are listed in the report (delete a cell's folder
-under ``cells/`` to run it again).
+its last checkpoint, and the cells that failed (each listed in the report with its
+error) are tried again.
 """
 from __future__ import annotations
 
@@ -100,14 +100,16 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
 
 def run_grid(spec: GridSpec, executor: str = 'local', jobs: int = 1,
              address: str | None = None, progress: bool | None = None) -> int:
-    """Run the cells of ``spec`` that have no result yet; returns how many failed in all."""
+    """Run the cells of ``spec`` not done yet (never run, killed or failed); returns how many
+    failed."""
     spec.root.mkdir(parents=True, exist_ok=True)
     spec.save()
     write_sources(spec)
     for cell in spec.cells():
         write_subset(spec, cell)
-    finished = [row for c in spec.cells() if (row := read_result(spec, c)) is not None]
-    todo = [c for c in spec.cells() if read_result(spec, c) is None]
+    results = {c: read_result(spec, c) for c in spec.cells()}
+    finished = [row for row in results.values() if row is not None and row['status'] == 'done']
+    todo = [c for c, row in results.items() if row is None or row['status'] == 'failed']
     bar = Progress(len(spec.cells()), finished, progress)
     try:
         if todo:
