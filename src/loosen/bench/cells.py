@@ -54,10 +54,9 @@ def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:
     else:  # nothing to resume: start in a clean folder
         shutil.rmtree(config.run_dir(), ignore_errors=True)
     trained = train(config, progress=False)
-    tested = run_test(dataclasses.replace(config, checkpoint=str(last), resume=None,
-                                          split=spec.test_split,
-                                          output_dir=str(spec.cell_dir(cell) / 'test')),
-                      progress=False)
+    tested = run_test(dataclasses.replace(  # the run folder train() used, wherever it was
+        config, checkpoint=str(trained.run_dir / last.name), resume=None, split=spec.test_split,
+        output_dir=str(spec.cell_dir(cell) / 'test')), progress=False)
     metrics = tested.metrics
     per_batch = trained.train_images // config.batch_size * config.batch_size
     return {'accuracy': metrics['accuracy'], 'macro_f1': metrics['macro_f1'],
