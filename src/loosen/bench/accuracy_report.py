@@ -116,8 +116,9 @@ def write_outputs(spec: GridSpec, header: str) -> pd.DataFrame:
             part = part.sort_values(['arch', 'attention'], key=lambda c: c.map(
                 {n: k for k, n in enumerate([*archs, *attentions])}))
         if not part.empty:
-            shown = part.assign(interval=[f'[{lo:+.2f}, {hi:+.2f}]' for lo, hi
-                                          in zip(part['low'], part['high'], strict=True)])
+            shown = part.assign(interval=[
+                f'[{lo:+.2f}, {hi:+.2f}]' if np.isfinite(lo) else 'one seed: none'
+                for lo, hi in zip(part['low'], part['high'], strict=True)])
             lines += ['', f'Gain over plain (points), paired by seed, {CONFIDENCE:.0%} '
                       't-interval and paired t-test:', '',
                       _table(shown[['arch', 'attention', 'gain', 'interval', 'p', 'pairs',
