@@ -161,3 +161,19 @@ def test_synth_command_writes_the_tree_and_rejects_a_full_folder(tmp_path, capsy
     assert len(list((out / 'train' / 'clear').glob('*.png'))) == 2
     assert main(['data', 'synth', str(out), '--per-class', '3']) == 2
     assert 'not empty' in capsys.readouterr().err
+
+
+def test_a_split_with_no_frames_gets_no_folders_so_check_and_train_accept_it(tmp_path, capsys):
+    out = tmp_path / 'sky'
+    assert main(['data', 'synth', str(out), '--per-class', '6', '--size', '32',
+                 '--classes', 'arc,clear', '--split', 'train=0.5,val=0.5,test=0']) == 0
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ['train', 'val']
+    assert main(['data', 'check', str(out)]) == 0
+    capsys.readouterr()
+    assert main(['train', '--data-path', str(out), '--model', 'mobilenetv1_plain',
+                 '--img-size', '32', '--epochs', '1', '--batch-size', '2', '--num-workers', '0',
+                 '--output-dir', str(tmp_path / 'run'), '--no-progress']) == 0
+    assert (tmp_path / 'run' / 'best.pth').is_file()
+    with pytest.raises(LoosenError, match='train/ empty'):
+        write_synthetic(tmp_path / 'none', 2, 32, classes=['arc', 'clear'],
+                        split={'train': 0.1, 'val': 0.9})

@@ -11,6 +11,7 @@ BENCHES: dict[str, str] = {
     'data': 'loosen.bench.data',
     'pipeline': 'loosen.bench.pipeline',
     'yolo': 'loosen.bench.yolo',
+    'accuracy': 'loosen.bench.accuracy',
 }
 
 

@@ -172,7 +172,8 @@ def write_detection(out: str | Path, images: int, size: int = 640, seed: int = 0
                           'images >= 1, size >= 64 and max_objects >= 1')
     if out.exists() and any(out.iterdir()):
         raise LoosenError(f'{out} is not empty; write the detection set to a new folder')
-    counts = proportional_counts(images, split or {'train': 0.8, 'val': 0.2})
+    counts = {k: n for k, n in proportional_counts(images, split or {'train': 0.8, 'val': 0.2})
+              .items() if n}  # an empty split gets no folders
     if not counts.get('train') or not counts.get('val'):
         raise LoosenError(f'{images} images split as {counts}: YOLOv5 needs images in both '
                           'train and val; give more images or a split like train=0.8,val=0.2')
@@ -187,7 +188,7 @@ def write_detection(out: str | Path, images: int, size: int = 640, seed: int = 0
             text = '\n'.join(yolo_lines(scene))
             (out / 'labels' / part / f'{name}.txt').write_text(text + '\n' if text else '')
             index += 1
-    spec = {'path': str(out.resolve()), **{p: f'images/{p}' for p, n in counts.items() if n},
+    spec = {'path': str(out.resolve()), **{p: f'images/{p}' for p in counts},
             'nc': len(DET_CLASSES), 'names': list(DET_CLASSES)}
     path = out / 'dataset.yaml'
     path.write_text(yaml.safe_dump(spec, sort_keys=False))

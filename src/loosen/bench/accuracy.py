@@ -1,0 +1,188 @@
+"""``loosen bench accuracy``: the paper's Figure 2 as a grid you can rerun, on your data.
+
+One cell per (backbone, attention module, training size, seed). Within a size and seed
+every cell trains on the same stratified subset, in the same order, with the same
+augmentation seed and budget, so the module is the one difference; ``plain`` (no module)
+is always in the grid. Cells run in worker processes here (``--executor local --jobs N``)
+or as Ray tasks on a cluster (``--executor ray --address HOST:PORT``, the extra
+``loosen[cluster]``; the output folder must be on a disk the workers share). Run the
+same command again to resume: finished cells are skipped, a killed cell continues from
+its last checkpoint, and the cells that failed (each listed in the report with its
+error) are tried again.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ..attention import list_attentions
+from ..errors import LoosenError, unknown_name
+from ..timm_plugins import list_archs
+from .accuracy_report import write_outputs
+from .executors import EXECUTORS, Progress, get_executor
+from .grid import BASELINE, DETECTION_ARCHS, GridSpec, read_result
+from .presets import PRESETS, get_preset
+from .regimes import reported_split, write_sources, write_subset
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(',') if part.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(part) for part in _names(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a comma-separated list of whole '
+                                         'numbers, e.g. 4000,10000') from None
+
+
+def importable(module: str) -> bool:
+    """Whether ``module`` is installed (False also when its parent package is not)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def check_axes(archs: list[str], attentions: list[str], sizes: list[int]) -> list[str]:
+    """The attention list with ``plain`` first; a LoosenError for unknown names or sizes."""
+    for arch in archs:
+        if arch not in list_archs() and arch not in DETECTION_ARCHS:
+            raise unknown_name('arch', arch, [*list_archs(), *DETECTION_ARCHS])
+    for attention in attentions:
+        if attention != BASELINE and attention not in list_attentions():
+            raise unknown_name('attention', attention, [BASELINE, *list_attentions()])
+    if not sizes or min(sizes) < 1:
+        raise LoosenError(f'--train-sizes {sizes}: give positive sizes, e.g. 4000,10000')
+    if any(a in DETECTION_ARCHS for a in archs) and not importable('loosen.yolo.api'):
+        raise LoosenError(f'{", ".join(a for a in archs if a in DETECTION_ARCHS)} need the '
+                          'YOLOv5 integration (loosen.yolo.api), which this install lacks; '
+                          'drop them from --archs')
+    return [BASELINE, *dict.fromkeys(a for a in attentions if a != BASELINE)]
+
+
+def spec_from_args(args: argparse.Namespace) -> GridSpec:
+    """The grid the flags ask for: the preset's values, each flag given overriding one."""
+    preset = get_preset(args.preset)
+
+    def pick(name: str) -> object:
+        value = getattr(args, name)
+        return getattr(preset, name) if value is None else value
+
+    archs, sizes = list(pick('archs')), list(pick('train_sizes'))
+    attentions = check_axes(archs, list(pick('attentions')), sizes)
+    if preset.recipes and not importable('loosen.engine.recipes'):
+        raise LoosenError('--preset paper trains each backbone with the paper\'s recipe '
+                          '(loosen.engine.recipes), which this install lacks; use --preset cpu '
+                          'with your own --epochs/--lr')
+    data = 'synthetic' if args.data == 'synthetic' else str(Path(args.data).resolve())
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    gpus = args.gpus if args.gpus is not None else float(torch.cuda.is_available())
+    return GridSpec(
+        out=str(Path(args.out).resolve()), data=data, archs=archs, attentions=attentions,
+        train_sizes=sizes, seeds=list(pick('seeds')), epochs=pick('epochs'),
+        img_size=pick('img_size'), batch_size=pick('batch_size'), lr=pick('lr'),
+        eval_per_class=preset.eval_per_class, det_data=args.det_data,
+        det_img_size=preset.det_img_size,
+        test_split='test' if data == 'synthetic' else reported_split(Path(data)),
+        model_kwargs=preset.model_kwargs, recipes=preset.recipes, preset=args.preset,
+        threads=threads, gpus=gpus, device=args.device)
+
+
+def run_grid(spec: GridSpec, executor: str = 'local', jobs: int = 1,
+             address: str | None = None, progress: bool | None = None) -> int:
+    """Run the cells of ``spec`` not done yet (never run, killed or failed); returns how many
+    failed."""
+    spec.root.mkdir(parents=True, exist_ok=True)
+    spec.save()
+    write_sources(spec)
+    for cell in spec.cells():
+        write_subset(spec, cell)
+    results = {c: read_result(spec, c) for c in spec.cells()}
+    finished = [row for row in results.values() if row is not None and row['status'] == 'done']
+    todo = [c for c, row in results.items() if row is None or row['status'] == 'failed']
+    bar = Progress(len(spec.cells()), finished, progress)
+    try:
+        if todo:
+            get_executor(executor)(spec, todo, bar, jobs=jobs, address=address)
+    finally:
+        bar.close()
+    return bar.failed
+
+
+def header(spec: GridSpec, argv: list[str], seconds: float) -> str:
+    """Title, the command, the machine and the budget, for the top of ``report.md``."""
+    recipe = "the recipe's"
+    budget = (f'{spec.epochs or recipe} epochs, batch {spec.batch_size or recipe}, lr '
+              f'{spec.lr or recipe}, {spec.img_size} px'
+              + (", the paper's recipe per backbone" if spec.recipes else ''))
+    return '\n'.join([
+        '# Accuracy grid: backbones x attention modules x training sizes', '',
+        f'`loosen bench accuracy {shlex.join(argv)}`', '',
+        f'- preset `{spec.preset}`; data `{spec.data}` (reported split: {spec.test_split}/); '
+        f'detection data `{spec.det_data}`',
+        f'- backbones {", ".join(spec.archs)}; modules {", ".join(spec.attentions)}; '
+        f'training sizes {", ".join(map(str, spec.train_sizes))}; seeds '
+        f'{", ".join(map(str, spec.seeds))}',
+        f'- budget per cell: {budget}; width options '
+        f'{ {a: spec.model_kwargs[a] for a in spec.archs if a in spec.model_kwargs} or "none"}',
+        f'- machine: {platform.machine()}, {os.cpu_count()} CPU(s), '
+        f'{torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"}, '
+        f'torch {torch.__version__}; {spec.threads} thread(s) per cell',
+        f'- this invocation took {seconds / 60:.1f} min (finished cells are not rerun)'])
+
+
+def run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    spec = spec_from_args(args)
+    failed = run_grid(spec, args.executor, args.jobs, args.address, args.progress)
+    argv = sys.argv[3:] if sys.argv[1:3] == ['bench', 'accuracy'] else []
+    write_outputs(spec, header(spec, argv, time.perf_counter() - start))
+    print(f'wrote {spec.root / "results.csv"}, report.md and plots'
+          + (f'; {failed} cell(s) failed (see report.md)' if failed else ''))
+    return 1 if failed else 0
+
+
+def add_parser(benches: argparse._SubParsersAction) -> None:
+    p = benches.add_parser('accuracy', help='the paper\'s Figure 2: accuracy of backbones x '
+                           'attention modules x training sizes, over seeds',
+                           description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--preset', choices=PRESETS, default='cpu',
+                   help='defaults for every flag below (default: cpu); see docs/results/')
+    p.add_argument('--data', default='synthetic',
+                   help='image folder with train/ and val/ (test/ is reported when present, '
+                        'else val/), or synthetic (default)')
+    p.add_argument('--det-data', default='synthetic',
+                   help='YOLOv5 dataset YAML for yolov5n/yolov5s cells, or synthetic (default)')
+    p.add_argument('--archs', type=_names, help='backbones, e.g. resnet34,alexnet,yolov5n')
+    p.add_argument('--attentions', type=_names, help='modules, e.g. plain,la,cbam (plain is '
+                   'always added)')
+    p.add_argument('--train-sizes', type=_ints, help='training images per regime, e.g. '
+                   '4000,10000')
+    p.add_argument('--seeds', type=_ints, help='e.g. 0,1,2')
+    p.add_argument('--epochs', type=int)
+    p.add_argument('--img-size', type=int)
+    p.add_argument('--batch-size', type=int)
+    p.add_argument('--lr', type=float)
+    p.add_argument('--out', default='runs/bench/accuracy', help='the grid\'s folder; run '
+                   'again with the same one to resume (default: runs/bench/accuracy)')
+    p.add_argument('--executor', choices=EXECUTORS, default='local')
+    p.add_argument('--jobs', type=int, default=1, help='cells at once (local; default: 1)')
+    p.add_argument('--address', help='Ray cluster address (ray; default: RAY_ADDRESS, or a '
+                   'local Ray instance)')
+    p.add_argument('--threads', type=int, help='torch threads (Ray: CPUs) per cell '
+                   '(default: CPUs / jobs)')
+    p.add_argument('--gpus', type=float, help='GPUs per cell for Ray (default: 1 if CUDA)')
+    p.add_argument('--device', help='cpu or cuda (default: cuda when present)')
+    p.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None)
+    p.set_defaults(run=run)

@@ -1,0 +1,118 @@
+"""One cell of the accuracy grid: train, test, and the cell's row of ``results.csv``.
+
+Classification cells train through the engine (``loosen train``) on their regime's subset
+and test the model as it is after the last epoch (a fixed budget: no model is picked on
+the split that is reported, which matters where val/ is the test set); a killed cell
+resumes from its ``last.pth``. Detection cells train and validate through the YOLOv5
+integration (``loosen.yolo.api.train_val``) and start again when killed. Whatever a cell
+raises is recorded in its row, so one failure does not stop the grid.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import shutil
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ..engine.config import EngineConfig
+from ..engine.test import run_test
+from ..engine.train import train
+from .grid import Cell, GridSpec, write_json
+from .regimes import subset_info
+
+CellRunner = Callable[[GridSpec, Cell], dict[str, Any]]
+YOLO_EPOCHS, YOLO_BATCH = 300, 16  # YOLOv5's own defaults, for grids that leave them open
+
+
+def engine_config(spec: GridSpec, cell: Cell) -> EngineConfig:
+    """The engine settings of a classification cell: the grid's budget, the cell's seed."""
+    config = EngineConfig(model=f'{cell.arch}_{cell.attention}')
+    if spec.recipes:
+        from ..engine.recipes import apply_recipe, recipe_for  # the fidelity branch's recipes
+        config = apply_recipe(config, recipe_for(cell.arch))
+    run = spec.cell_dir(cell) / 'train'
+    budget = {k: getattr(spec, k) for k in ('epochs', 'batch_size', 'lr')
+              if getattr(spec, k) is not None}
+    return dataclasses.replace(
+        config, **budget, model_kwargs={**config.model_kwargs,
+                                        **spec.model_kwargs.get(cell.arch, {})},
+        data='folder', data_root=str(spec.subset_dir(cell)), img_size=spec.img_size,
+        seed=cell.seed, num_workers=0, device=spec.device, output_dir=str(run),
+        save_path=None, patience=None, export_weights=None)
+
+
+def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:
+    config = engine_config(spec, cell)
+    last = config.last_path()
+    if last.is_file():
+        config.resume = str(last)
+    else:  # nothing to resume: start in a clean folder
+        shutil.rmtree(config.run_dir(), ignore_errors=True)
+    trained = train(config, progress=False)
+    tested = run_test(dataclasses.replace(  # the run folder train() used, wherever it was
+        config, checkpoint=str(trained.run_dir / last.name), resume=None, split=spec.test_split,
+        output_dir=str(spec.cell_dir(cell) / 'test')), progress=False)
+    metrics = tested.metrics
+    per_batch = trained.train_images // config.batch_size * config.batch_size
+    return {'accuracy': metrics['accuracy'], 'macro_f1': metrics['macro_f1'],
+            'balanced_accuracy': metrics['balanced_accuracy'], 'loss': metrics['loss'],
+            **{f'f1_{k}': v for k, v in metrics['per_class_f1'].items()},
+            'test_images': metrics['images'], 'params': trained.params,
+            'epochs': len(trained.history), 'images_seen': per_batch * len(trained.history),
+            'train_seconds': sum(row['seconds'] for row in trained.history)}
+
+
+def detection(spec: GridSpec, cell: Cell) -> dict[str, Any]:
+    from ..yolo.api import train_val  # the detection branch's integration
+    epochs = spec.epochs or YOLO_EPOCHS
+    found = train_val(f'{cell.arch}_{cell.attention}.yaml',
+                      str(spec.subset_dir(cell) / 'dataset.yaml'), epochs=epochs,
+                      imgsz=spec.det_img_size, batch=spec.batch_size or YOLO_BATCH,
+                      seed=cell.seed, out=spec.cell_dir(cell) / 'detect',
+                      device=spec.device or 'cpu', workers=0)
+    used = subset_info(spec, cell)['used']
+    return {'map50': found['map50'], 'map50_95': found['map50_95'],
+            'precision': found['precision'], 'recall': found['recall'],
+            'params': found['params'], 'gflops': found['gflops'], 'epochs': epochs,
+            'images_seen': epochs * used, 'train_seconds': found['seconds']}
+
+
+RUNNERS: dict[bool, CellRunner] = {False: classification, True: detection}  # by cell.detection
+
+
+def cell_row(cell: Cell) -> dict[str, Any]:
+    """The columns of ``results.csv`` that name the cell."""
+    return {'key': cell.key, 'arch': cell.arch, 'attention': cell.attention, 'size': cell.size,
+            'seed': cell.seed, 'task': 'detection' if cell.detection else 'classification'}
+
+
+def run_cell(spec: GridSpec, cell: Cell) -> dict[str, Any]:
+    """Run ``cell`` and write its row to its ``result.json`` (atomically); return the row."""
+    torch.set_num_threads(spec.threads)
+    start = time.perf_counter()
+    row = cell_row(cell)
+    try:
+        row['train_images'] = subset_info(spec, cell)['used']
+        row.update(RUNNERS[cell.detection](spec, cell), status='done')
+    except Exception as error:  # recorded in the row: the grid goes on without this cell
+        traceback.print_exc()
+        row.update(status='failed', error=f'{type(error).__name__}: {" ".join(str(error).split())}')
+    row['wall_seconds'] = round(time.perf_counter() - start, 2)
+    write_json(spec.result_path(cell), row)
+    return row
+
+
+def execute(spec_values: dict[str, Any], key: str) -> dict[str, Any]:
+    """``run_cell`` in a worker process (local pool or Ray task), its output to ``cell.log``."""
+    spec = GridSpec(**spec_values)
+    cell = spec.cell(key)
+    log = spec.cell_dir(cell) / 'cell.log'
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open('a') as stream, contextlib.redirect_stdout(stream), \
+            contextlib.redirect_stderr(stream):
+        return run_cell(spec, cell)

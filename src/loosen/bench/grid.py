@@ -1,0 +1,132 @@
+"""The accuracy grid: its cells (arch, attention, training size, seed), the settings every
+cell shares, and where each cell keeps its run and its result.
+
+A grid lives in one folder: ``grid.json`` (the settings), ``data/`` (the synthetic sets it
+wrote), ``subsets/n<size>_s<seed>[_det]/`` (the training subset of each regime and seed,
+shared by all of its classification [detection] cells) and ``cells/<key>/`` (a cell's run
+and its ``result.json``, written atomically when the cell ends, done or failed). A cell
+with a result is finished; the grid skips it when run again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..engine.checkpoint import _atomic
+from ..errors import LoosenError
+
+DETECTION_ARCHS = ('yolov5n', 'yolov5s')
+BASELINE = 'plain'
+# settings that change a cell's numbers: a grid folder keeps them for good
+BUDGET_FIELDS = ('data', 'det_data', 'test_split', 'epochs', 'img_size', 'batch_size', 'lr',
+                 'eval_per_class', 'model_kwargs', 'recipes', 'det_img_size', 'threads',
+                 'device')
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run of the grid."""
+
+    arch: str
+    attention: str
+    size: int      # requested training images
+    seed: int      # subset, data order, augmentation and initialisation
+
+    @property
+    def key(self) -> str:
+        return f'{self.arch}_{self.attention}_n{self.size}_s{self.seed}'
+
+    @property
+    def detection(self) -> bool:
+        return self.arch in DETECTION_ARCHS
+
+    @property
+    def regime(self) -> str:
+        """The (size, seed) folder every cell of this regime and seed trains from."""
+        return f'n{self.size}_s{self.seed}'
+
+
+@dataclass
+class GridSpec:
+    """Everything a cell needs, as plain values (it travels to Ray workers as JSON)."""
+
+    out: str
+    data: str                       # an image folder, or 'synthetic'
+    archs: list[str]
+    attentions: list[str]
+    train_sizes: list[int]
+    seeds: list[int]
+    epochs: int | None
+    img_size: int
+    batch_size: int | None
+    lr: float | None
+    eval_per_class: int
+    det_data: str = 'synthetic'
+    det_img_size: int = 640
+    test_split: str = 'test'        # the split reported; 'val' when the data has no test/
+    model_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recipes: bool = False
+    preset: str = 'custom'
+    threads: int = 1                # torch threads (Ray: CPUs) of one cell
+    gpus: float = 0.0               # GPUs one cell asks Ray for
+    device: str | None = None
+
+    @property
+    def root(self) -> Path:
+        return Path(self.out)
+
+    def cells(self) -> list[Cell]:
+        return [Cell(a, t, n, s) for n in self.train_sizes for s in self.seeds
+                for a in self.archs for t in self.attentions]
+
+    def cell(self, key: str) -> Cell:
+        found = {c.key: c for c in self.cells()}
+        if key not in found:
+            raise LoosenError(f'no cell {key!r} in the grid of {self.out}; see its grid.json')
+        return found[key]
+
+    def cell_dir(self, cell: Cell) -> Path:
+        return self.root / 'cells' / cell.key
+
+    def subset_dir(self, cell: Cell) -> Path:
+        return self.root / 'subsets' / (f'{cell.regime}_det' if cell.detection else cell.regime)
+
+    def result_path(self, cell: Cell) -> Path:
+        return self.cell_dir(cell) / 'result.json'
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self)))  # tuples become lists
+
+    @classmethod
+    def load(cls, out: str | Path) -> GridSpec:
+        return cls(**json.loads((Path(out) / 'grid.json').read_text()))
+
+    def save(self) -> None:
+        """Write ``grid.json``; a folder that already holds a grid must share its budget."""
+        path = self.root / 'grid.json'
+        if path.is_file():
+            old = json.loads(path.read_text())
+            new = self.to_dict()
+            changed = [k for k in BUDGET_FIELDS if old.get(k) != new.get(k)]
+            if changed:
+                raise LoosenError(f'{self.out} holds a grid with other {", ".join(changed)} '
+                                  f'({changed[0]}={old.get(changed[0])!r}); its cells would not '
+                                  'compare: give another --out, or the same settings to resume')
+        write_json(path, self.to_dict())
+
+
+def write_json(path: Path, value: Any) -> None:
+    """``value`` as JSON at ``path``, atomically: readers see the old file or the new one."""
+    _atomic(path, lambda temp: Path(temp).write_text(json.dumps(value, indent=1) + '\n'))
+
+
+def read_json_or_none(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def read_result(spec: GridSpec, cell: Cell) -> dict[str, Any] | None:
+    """A finished cell's row (done or failed); None while it is not finished."""
+    return read_json_or_none(spec.result_path(cell))

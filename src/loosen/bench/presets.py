@@ -1,0 +1,68 @@
+"""Presets of the accuracy grid: named sets of defaults that ``loosen bench accuracy`` flags
+override one by one.
+
+``smoke`` runs in seconds (the tests), ``cpu`` in about half an hour on two CPU cores
+(narrow CNNs on small frames), ``paper`` is the paper's Figure 2: its backbones at 224 px,
+its 4k and 10k regimes and, per backbone, the training recipe of its release (for GPUs).
+The measured cost of each is in ``docs/results/``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import unknown_name
+
+# narrow variants for CPU grids: the paper's layer plans at a quarter to a half of the width
+NARROW_ALEXNET = (('conv', 24, 11, 4, 2), ('pool',), ('conv', 64, 5, 1, 2), ('pool',),
+                  ('conv', 96, 3, 1, 1), ('conv', 96, 3, 1, 1), ('conv', 64, 3, 1, 1), ('pool',),
+                  ('attention',))
+NARROW_ZFNET = (('conv', 24, 7, 2, 1), ('pool',), ('conv', 64, 5, 2, 2), ('conv', 128, 3, 1, 1),
+                ('attention',), ('pool',), ('conv', 128, 3, 1, 1), ('conv', 128, 3, 1, 1),
+                ('pool',))
+NARROW_KWARGS: dict[str, dict[str, Any]] = {
+    'mobilenetv1': {'channel_multiplier': 0.25},
+    'resnet34': {'channels': (16, 32, 64, 128), 'layers': (1, 1, 1, 1)},
+    'alexnet': {'layers': NARROW_ALEXNET, 'fc_dim': 256},
+    'zfnet': {'layers': NARROW_ZFNET, 'fc_dim': 256},
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Defaults of one grid. ``epochs``/``lr``/``batch_size`` of None: the recipe's."""
+
+    archs: tuple[str, ...]
+    attentions: tuple[str, ...]
+    train_sizes: tuple[int, ...]
+    seeds: tuple[int, ...]
+    epochs: int | None
+    img_size: int
+    batch_size: int | None
+    lr: float | None
+    eval_per_class: int                   # synthetic val and test frames per class
+    model_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recipes: bool = False                 # the paper's recipe per backbone (loosen.engine.recipes)
+    det_img_size: int = 640
+
+
+PRESETS: dict[str, Preset] = {
+    'smoke': Preset(archs=('mobilenetv1', 'alexnet'), attentions=('plain', 'la'),
+                    train_sizes=(24,), seeds=(0, 1), epochs=2, img_size=64, batch_size=8,
+                    lr=2e-3, eval_per_class=4, model_kwargs=NARROW_KWARGS, det_img_size=64),
+    'cpu': Preset(archs=('mobilenetv1', 'resnet34', 'alexnet', 'zfnet'),
+                  attentions=('plain', 'la', 'cbam'), train_sizes=(256, 640), seeds=(0, 1, 2),
+                  epochs=8, img_size=64, batch_size=32, lr=2e-3, eval_per_class=50,
+                  model_kwargs=NARROW_KWARGS, det_img_size=128),
+    'paper': Preset(archs=('resnet34', 'alexnet', 'zfnet', 'mobilenetv1', 'vit_paper', 'rmt_s',
+                           'yolov5n'),
+                    attentions=('plain', 'ca', 'cbam', 'sa', 'psca', 'fsa', 'gcsa', 'la'),
+                    train_sizes=(4000, 10000), seeds=(0, 1, 2), epochs=None, img_size=224,
+                    batch_size=None, lr=None, eval_per_class=500, recipes=True),
+}
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise unknown_name('preset', name, PRESETS)
+    return PRESETS[name]

@@ -1,0 +1,135 @@
+"""Data regimes of the accuracy grid: the data each cell of a (training size, seed) sees.
+
+Every cell of a regime and seed trains on the same stratified subset of the training
+split (``loosen data split --method keep --train-size``, hard links where the disk
+allows) and is tested on the same split, so the attention module is the one difference.
+When the data has fewer training images than a size asks for, the subset is all of them
+and ``subset.json`` says so. ``--data synthetic`` first writes a synthetic set big
+enough for the largest size; detection cells get a YOLOv5 dataset YAML whose train
+entry lists a seeded random subset of the detection images.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ..data import find_splits, write_detection, write_synthetic
+from ..data.folder import is_image_file
+from ..data.split import split_frames
+from ..data.tree import collect_frames, write_tree
+from ..errors import LoosenError
+from .grid import Cell, GridSpec, read_json_or_none, write_json
+
+SUBSET_INFO = 'subset.json'
+
+
+def classification_root(spec: GridSpec) -> Path:
+    """The image folder the grid's classification cells draw from."""
+    return spec.root / 'data' / 'classification' if spec.data == 'synthetic' else Path(spec.data)
+
+
+def detection_yaml(spec: GridSpec) -> Path:
+    """The YOLOv5 dataset YAML the grid's detection cells draw from."""
+    if spec.det_data == 'synthetic':
+        return spec.root / 'data' / 'detection' / 'dataset.yaml'
+    return Path(spec.det_data)
+
+
+def reported_split(root: Path) -> str:
+    """test/ when the data has one, else val/ (stated in the report)."""
+    splits = find_splits(root)
+    if 'train' not in splits or 'val' not in splits:
+        raise LoosenError(f'{root} needs train/<class>/ and val/<class>/ image folders '
+                          f'(it has {", ".join(splits) or "neither"}); or give --data synthetic')
+    return 'test' if 'test' in splits else 'val'
+
+
+def write_sources(spec: GridSpec) -> None:
+    """The synthetic sets the grid asks for, written once."""
+    largest = max(spec.train_sizes)
+    if spec.data == 'synthetic' and any(not c.detection for c in spec.cells()):
+        root = classification_root(spec)
+        if not root.is_dir():
+            train = math.ceil(largest / 4)  # four core classes
+            fresh = _scratch(root)
+            write_synthetic(fresh, train + 2 * spec.eval_per_class, spec.img_size, 0,
+                            split={'train': train, 'val': spec.eval_per_class,
+                                   'test': spec.eval_per_class})
+            os.replace(fresh, root)
+    if spec.det_data == 'synthetic' and any(c.detection for c in spec.cells()):
+        folder = detection_yaml(spec).parent
+        if not folder.is_dir():
+            fresh = _scratch(folder)
+            val = 4 * spec.eval_per_class
+            write_detection(fresh, largest + val, spec.det_img_size, 0,
+                            {'train': largest, 'val': val})
+            os.replace(fresh, folder)
+            text = (folder / 'dataset.yaml').read_text()  # it names the folder it was written to
+            (folder / 'dataset.yaml').write_text(text.replace(str(fresh.resolve()),
+                                                              str(folder.resolve())))
+
+
+def _scratch(target: Path) -> Path:
+    """An empty folder beside ``target``, renamed onto it when complete."""
+    fresh = target.with_name(f'.{target.name}.partial')
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.parent.mkdir(parents=True, exist_ok=True)
+    return fresh
+
+
+def write_subset(spec: GridSpec, cell: Cell) -> dict[str, Any]:
+    """The training subset of ``cell``'s regime and seed (written once); its ``subset.json``."""
+    folder = spec.subset_dir(cell)
+    found = read_json_or_none(folder / SUBSET_INFO)
+    if found is not None:
+        return found
+    fresh = _scratch(folder)
+    info = (_detection_subset if cell.detection else _classification_subset)(spec, cell, fresh)
+    write_json(fresh / SUBSET_INFO, info)
+    shutil.rmtree(folder, ignore_errors=True)  # a subset killed before its subset.json
+    os.replace(fresh, folder)
+    return info
+
+
+def _classification_subset(spec: GridSpec, cell: Cell, fresh: Path) -> dict[str, Any]:
+    frames = [f for f in collect_frames(classification_root(spec))
+              if f.split in ('train', spec.test_split, 'val')]
+    available = sum(f.split == 'train' for f in frames)
+    used = min(cell.size, available)
+    frames = split_frames(frames, 'keep', seed=cell.seed, train_size=used)
+    write_tree(frames, fresh)
+    counts = Counter(f.cls for f in frames if f.split == 'train')
+    return {'requested': cell.size, 'available': available, 'used': used,
+            'per_class': dict(sorted(counts.items()))}
+
+
+def _detection_subset(spec: GridSpec, cell: Cell, fresh: Path) -> dict[str, Any]:
+    source = detection_yaml(spec)
+    data = yaml.safe_load(source.read_text())
+    base = Path(data.get('path') or source.parent)
+    train = base / data['train']
+    if not train.is_dir():
+        raise LoosenError(f'the train entry of {source} must be a folder of images for the grid '
+                          f'to subsample it (it is {data["train"]!r})')
+    images = sorted(str(p.resolve()) for p in train.rglob('*') if is_image_file(p))
+    used = min(cell.size, len(images))
+    picked = sorted(np.random.default_rng(cell.seed).choice(images, used, replace=False))
+    (fresh / 'train.txt').write_text('\n'.join(picked) + '\n')
+    listed = {**data, 'path': str(base.resolve()),
+              'train': str((spec.subset_dir(cell) / 'train.txt').resolve())}
+    (fresh / 'dataset.yaml').write_text(yaml.safe_dump(listed, sort_keys=False))
+    return {'requested': cell.size, 'available': len(images), 'used': used}
+
+
+def subset_info(spec: GridSpec, cell: Cell) -> dict[str, Any]:
+    found = read_json_or_none(spec.subset_dir(cell) / SUBSET_INFO)
+    if found is None:
+        raise LoosenError(f'the subset of {cell.key} is missing; run the grid again')
+    return found
