@@ -74,3 +74,13 @@ def test_synth_det_command_and_bad_input(tmp_path, capsys):
     assert len(counts) == 5 and max(counts) <= 2
     with pytest.raises(LoosenError, match='train and val'):
         write_detection(tmp_path / 'e', images=1, size=64)
+
+
+def test_small_frames_drop_structures_that_round_away():
+    """At 64 px some structures draw no pixel at all; such frames still render, and every
+    box they keep is tight around pixels that the structures light."""
+    scenes = [render_scene(64, 0, i) for i in range(40)]
+    assert all(s.image.shape[:2] == (64, 64) for s in scenes)
+    for scene in scenes:
+        for x0, y0, x1, y1 in scene.boxes:
+            assert 0 <= x0 <= x1 < 64 and 0 <= y0 <= y1 < 64

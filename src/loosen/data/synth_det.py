@@ -136,6 +136,8 @@ def render_scene(size: int, seed: int, index: int, max_objects: int = 6,
         kind = int(object_rng.integers(len(DET_CLASSES)))
         layer = np.zeros_like(sky)
         OBJECTS[DET_CLASSES[kind]](size, object_rng, layer, *_place(geom, object_rng))
+        if not layer.any():  # at small sizes a structure can round away to nothing
+            continue
         window = _around(layer, blur_passes(size) + 1)
         seen = optics(geom, layer[window], window)
         mask = seen >= VISIBLE
