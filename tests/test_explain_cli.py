@@ -17,10 +17,12 @@ from loosen.engine.test import restore_model
 SIZE = 96
 CLASSES = ['clear', 'hotspot']
 # AlexNet (no batch norm: it evaluates well after a few dozen updates), hot spots vs
-# clear skies, 96 px: the hot spot is all that tells the classes apart
+# clear skies, 96 px: the hot spot is all that tells the classes apart. Batch 4 gives 32
+# updates: with batch 8 (16 updates) the LA and plain models both still put every frame in
+# one class on some seeds; with batch 4, seeds 0/1/2 reached val accuracy 0.81/0.88/1.0
 TRAIN = ['train', '--model', 'alexnet_la', '--model-kwargs', 'fc_dim=128', '--img-size',
          str(SIZE), '--synthetic-classes', ','.join(CLASSES), '--synthetic-per-class', '32',
-         '--epochs', '2', '--batch-size', '8', '--lr', '1e-3', '--num-workers', '0',
+         '--epochs', '2', '--batch-size', '4', '--lr', '1e-3', '--num-workers', '0',
          '--scale', '1', '1', '--hflip', '0', '--vflip', '0', '--seed', '0']
 FRAMES = 12
 SEED = 7  # frames the model never saw (training used seeds 0 and 1)
@@ -56,7 +58,7 @@ def test_a_briefly_trained_models_cam_sits_on_the_hot_spot(trained):
     maps = loosen.explain(model, images, method='gradcam', target_class=1)
     inside = (maps * discs).sum((1, 2)) / maps.sum((1, 2))  # share of the mass in the disc
     area = discs.mean((1, 2))                                 # the disc's share of the area
-    assert inside.mean() > 1.5 * area.mean()  # measured: 0.12 against 0.05
+    assert inside.mean() > 1.5 * area.mean()  # measured: 0.12-0.14 against 0.05
     assert (inside > area).sum() >= FRAMES - 2
 
 
