@@ -80,7 +80,7 @@ def _scratch(target: Path) -> Path:
     """An empty folder beside ``target``, renamed onto it when complete."""
     fresh = target.with_name(f'.{target.name}.partial')
     shutil.rmtree(fresh, ignore_errors=True)
-    fresh.parent.mkdir(parents=True, exist_ok=True)
+    fresh.mkdir(parents=True)
     return fresh
 
 
