@@ -174,6 +174,8 @@ def test_a_split_with_no_frames_gets_no_folders_so_check_and_train_accept_it(tmp
                  '--img-size', '32', '--epochs', '1', '--batch-size', '2', '--num-workers', '0',
                  '--output-dir', str(tmp_path / 'run'), '--no-progress']) == 0
     assert (tmp_path / 'run' / 'best.pth').is_file()
-    with pytest.raises(LoosenError, match='train/ empty'):
-        write_synthetic(tmp_path / 'none', 2, 32, classes=['arc', 'clear'],
-                        split={'train': 0.1, 'val': 0.9})
+    # frames to predict on or explain: val/ alone, no empty train/ folders
+    only_val = write_synthetic(tmp_path / 'frames', 2, 32, classes=['arc', 'clear'],
+                               split={'train': 0.1, 'val': 0.9})
+    assert sorted(p.name for p in only_val.iterdir() if p.is_dir()) == ['val']
+    assert len(list((only_val / 'val' / 'arc').glob('*.png'))) == 2

@@ -47,3 +47,31 @@ def test_model_files_by_bare_name():
     rendered = yaml.safe_load(Path(check_yaml('yolo11n_la.yaml')).read_text())
     assert rendered['backbone'][9] == [-1, 1, 'LA', []]
     assert rendered['backbone'][10][2] == 'SPPF'
+
+
+def test_unreadable_images_keep_pils_error_after_ultralytics(tmp_path):
+    """After ultralytics is imported (it wraps PIL.Image.open for HEIF files), a file that is
+    not an image still raises PIL's UnidentifiedImageError, which loosen's readers report."""
+    import ultralytics.utils.patches  # noqa: F401  (applies ultralytics' Image.open)
+    from PIL import Image, UnidentifiedImageError
+
+    from loosen.patches import ultralytics as patch
+
+    bad = tmp_path / 'frame.png'
+    bad.write_bytes(b'not an image at all')
+    patch.install()
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(bad)
+
+
+def test_importing_yolov5_after_loosen_keeps_pils_open():
+    """YOLOv5 imports ultralytics' PIL patches; loosen's hook gives PIL its own open back
+    (in a fresh process, as a user's script would run)."""
+    import subprocess
+    import sys
+
+    code = ('import loosen, yolov5.models.yolo, ultralytics.utils.patches as up; '
+            'from PIL import Image; print(Image.open is up._image_open)')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == 'True'

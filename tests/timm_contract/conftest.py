@@ -39,6 +39,12 @@ def list_loosen_models(*args: object, **kwargs: object) -> list[str]:
 timm.list_models = timm.models.list_models = list_loosen_models  # before test_models imports it
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """timm's file keeps the narrowed name it imported; the rest of the session (loosen's
+    own tests, collected in the same run) gets timm's own ``list_models`` back."""
+    timm.list_models = timm.models.list_models = _upstream_list_models
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for marker in ('base', 'cfg', 'cfg_nonstd', 'forward', 'backward', 'torchscript', 'features',
                    'fxforward', 'fxbackward', 'timeout(seconds)'):

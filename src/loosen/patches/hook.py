@@ -31,6 +31,8 @@ INSTALLERS: dict[str, str] = {
     'timm.models': 'loosen.timm_plugins:register_models',
     'yolov5.models.yolo': 'loosen.patches.yolov5:install',
     'ultralytics.nn.tasks': 'loosen.patches.ultralytics:install',
+    # imported by YOLOv5 too; it replaces PIL.Image.open for every caller
+    'ultralytics.utils.patches': 'loosen.patches.ultralytics:pil_open',
 }
 OWN = 'loosen.'
 

@@ -69,7 +69,20 @@ def file_names() -> None:
     wrap(checks, 'check_file', make)
 
 
-PATCHES = (offline_env, module_names, offline_state, file_names)
+def pil_open() -> None:
+    """Ultralytics replaces ``PIL.Image.open`` everywhere with a wrapper that, on a file PIL
+    cannot read, imports pi-heif; without it an unreadable image raises ModuleNotFoundError
+    instead of PIL's UnidentifiedImageError: give PIL its own open back where pi-heif is absent."""
+    import importlib.util
+
+    from PIL import Image
+    from ultralytics.utils import patches
+
+    if importlib.util.find_spec('pi_heif') is None and Image.open is patches.image_open:
+        Image.open = patches._image_open
+
+
+PATCHES = (offline_env, module_names, offline_state, file_names, pil_open)
 
 
 def install() -> None:
