@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from ..attention.gcsa import RELEASE_HEADS
 from ..errors import unknown_name
 from ..patches.names import yaml_name
 from .cache import cache_dir, write_text_once
@@ -22,7 +23,7 @@ from .cache import cache_dir, write_text_once
 # the attention modules of the paper's detection runs
 DETECTION_SET = ('la', 'ca', 'sa', 'cbam', 'psca', 'fsa', 'gcsa', 'se', 'eca', 'simam', 'nam',
                  'mlca', 'coord')
-SLOT_ARGS = {'gcsa': '[{heads: 8}]'}  # the release's YOLOv5 GCSA has 8 heads
+SLOT_ARGS = {'gcsa': f"[{{heads: {RELEASE_HEADS['yolov5']}}}]"}  # the release's YOLOv5 GCSA
 PLAIN_SLOT = '[-1, 1, nn.Identity, []]'
 
 
