@@ -25,11 +25,12 @@ socket.getaddrinfo = _refuse
 '''
 
 
-def offline_env(root: Path) -> dict[str, str]:
-    """Environment for a subprocess: sockets blocked, caches and config dirs under ``root``."""
-    blocker = root / 'no_network'
+def offline_env(root: Path, startup: str = '', folder: str = 'no_network') -> dict[str, str]:
+    """Environment for a subprocess: sockets blocked, caches and config dirs under ``root``;
+    ``startup`` is more code its sitecustomize runs (in ``root / folder``)."""
+    blocker = root / folder
     blocker.mkdir(parents=True, exist_ok=True)
-    (blocker / 'sitecustomize.py').write_text(NO_NETWORK)
+    (blocker / 'sitecustomize.py').write_text(NO_NETWORK + startup)
     env = dict(os.environ)
     env.update(PYTHONPATH=os.pathsep.join([str(blocker), str(SRC)]),
                LOOSEN_CACHE=str(root / 'cache'), YOLOV5_CONFIG_DIR=str(root / 'config'),
