@@ -1,0 +1,39 @@
+"""Keep the thread settings of the environment as the session found them.
+
+YOLOv5 and Ultralytics set ``OMP_NUM_THREADS`` (to 1 on two cores) when they are
+imported, and the YOLO tests import them while pytest collects. Every subprocess a
+test starts then runs torch with another thread count than the test's own process,
+and CPU float sums differ between thread counts: a run killed in a subprocess and
+resumed in-process no longer ends as the uninterrupted in-process run.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+THREAD_VARIABLES = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'NUMEXPR_MAX_THREADS')
+_found: dict[str, str | None] = {}
+
+
+def restore_thread_variables() -> None:
+    for name, value in _found.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _found.update({name: os.environ.get(name) for name in THREAD_VARIABLES})
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    restore_thread_variables()
+
+
+@pytest.fixture(autouse=True)
+def _thread_variables_as_found():
+    """Undo what an upstream import made during a test, for the tests after it."""
+    yield
+    restore_thread_variables()
