@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine.checkpoint import _atomic
+from ..atomic import atomic_write
 from ..errors import LoosenError
 
 DETECTION_ARCHS = ('yolov5n', 'yolov5s')
@@ -120,7 +120,7 @@ class GridSpec:
 
 def write_json(path: Path, value: Any) -> None:
     """``value`` as JSON at ``path``, atomically: readers see the old file or the new one."""
-    _atomic(path, lambda temp: Path(temp).write_text(json.dumps(value, indent=1) + '\n'))
+    atomic_write(path, lambda temp: Path(temp).write_text(json.dumps(value, indent=1) + '\n'))
 
 
 def read_json_or_none(path: Path) -> Any:

@@ -11,12 +11,10 @@ with the model name, classes and data config in its metadata, for sharing.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import random
-import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from ..atomic import atomic_write
 from ..errors import LoosenError
 
 FORMAT = 'loosen-checkpoint'
@@ -32,28 +31,9 @@ VERSION = 1
 _UNREADABLE = (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, SafetensorError)
 
 
-def _atomic(path: Path, write: Callable[[str], None]) -> Path:
-    """Run ``write(temp_path)`` and rename the result over ``path``; on failure nothing
-    is left behind and the old ``path`` stays as it was."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    os.close(fd)
-    try:
-        write(temp)
-        with open(temp, 'rb') as f:
-            os.fsync(f.fileno())
-        os.chmod(temp, 0o644)  # mkstemp makes it private; a checkpoint is for sharing
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
-    return path
-
-
 def save_checkpoint(payload: Mapping[str, Any], path: str | Path) -> Path:
     """Write ``payload`` (tensors and plain containers) to ``path`` atomically."""
-    return _atomic(Path(path), lambda temp: torch.save(
+    return atomic_write(Path(path), lambda temp: torch.save(
         {'format': FORMAT, 'version': VERSION, **payload}, temp))
 
 
@@ -142,7 +122,7 @@ def export_weights(checkpoint: Mapping[str, Any], path: str | Path) -> Path:
     meta = {'format': FORMAT, 'model': checkpoint['model'],
             **{key: json.dumps(checkpoint[key])
                for key in ('model_kwargs', 'classes', 'data_config')}}
-    return _atomic(Path(path), lambda temp: save_file(tensors, temp, metadata=meta))
+    return atomic_write(Path(path), lambda temp: save_file(tensors, temp, metadata=meta))
 
 
 def _load_exported(path: Path) -> dict[str, Any]:

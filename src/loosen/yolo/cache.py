@@ -8,6 +8,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from ..atomic import atomic_write
+
 
 def cache_dir() -> Path:
     """``$LOOSEN_CACHE``, else ``$XDG_CACHE_HOME/loosen``, else ``~/.cache/loosen``."""
@@ -21,11 +23,7 @@ def write_text_once(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically unless it already holds exactly that."""
     if path.exists() and path.read_text() == text:
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile('w', dir=path.parent, delete=False, suffix='.part') as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
-    return path
+    return atomic_write(path, lambda temp: Path(temp).write_text(text))
 
 
 def build_dir_once(path: Path, build: Callable[[Path], object]) -> Path:
