@@ -162,7 +162,7 @@ def test_fewer_training_images_than_asked_uses_them_all_and_val_is_the_test_set(
     data = write_synthetic(tmp_path / 'data', 10, 32, classes=['arc', 'clear'],
                            split={'train': 0.6, 'val': 0.4, 'test': 0})
     assert reported_split(data) == 'val'
-    args = build_parser().parse_args([*SMOKE, '--data', str(data), '--archs', 'mobilenetv1',
+    args = build_parser('bench').parse_args([*SMOKE, '--data', str(data), '--archs', 'mobilenetv1',
                                       '--train-sizes', '8,100', '--out', str(tmp_path / 'g')])
     spec = spec_from_args(args)
     assert spec.test_split == 'val'
@@ -180,7 +180,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert "unknown arch 'resnet43'" in capsys.readouterr().err and not out.exists()
     assert main([*SMOKE, '--attentions', 'la,cbamm', '--out', str(out)]) == 2
     assert 'cbam' in capsys.readouterr().err and not out.exists()
-    spec = spec_from_args(build_parser().parse_args([*SMOKE, '--out', str(out)]))
+    spec = spec_from_args(build_parser('bench').parse_args([*SMOKE, '--out', str(out)]))
     spec.root.mkdir()
     spec.save()
     spec.epochs = 5
@@ -196,7 +196,7 @@ def test_paper_preset_trains_each_backbone_with_its_recipe(tmp_path):
     from loosen.engine.config import EngineConfig
     from loosen.engine.recipes import apply_recipe, recipe_for
 
-    args = build_parser().parse_args(['bench', 'accuracy', '--preset', 'paper', '--archs',
+    args = build_parser('bench').parse_args(['bench', 'accuracy', '--preset', 'paper', '--archs',
                                       'resnet34', '--out', str(tmp_path / 'g')])
     spec = spec_from_args(args)
     cell = spec.cells()[0]

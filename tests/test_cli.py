@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from loosen import __version__
-from loosen.cli import main
+from loosen.cli import COMMANDS, build_parser, main
 from loosen.errors import LoosenError
 
 
@@ -65,3 +65,24 @@ def test_input_errors_print_one_line_and_exit_2(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.strip() == ('loosen: error: folder data/train has no class folders; '
                            'put images in data/train/<class>/')
+
+
+def test_help_lists_every_command_without_importing_any():
+    code = ('import sys; from loosen.cli import main\n'
+            'try:\n    main(["--help"])\nexcept SystemExit:\n    pass\n'
+            'print(sorted(m for m in sys.modules if m in {"torch", "timm"} or '
+            'm.startswith(("loosen.engine", "loosen.bench", "loosen.data", "loosen.yolo"))), '
+            'file=sys.stderr)')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert done.stderr.strip() == '[]'
+    for name, entry in COMMANDS.items():
+        assert name in done.stdout and entry.summary.split()[0] in done.stdout
+
+
+@pytest.mark.parametrize('name', sorted(COMMANDS))
+def test_each_command_parser_shows_the_summary_of_the_index(name):
+    """The index and the command's own parser say the same line (one source: COMMANDS)."""
+    parser = build_parser(name)
+    commands = next(a for a in parser._actions if a.dest == 'command')
+    helps = {action.dest: action.help for action in commands._choices_actions}
+    assert helps[name] == COMMANDS[name].summary

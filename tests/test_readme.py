@@ -34,7 +34,7 @@ def test_readme_starts_with_the_two_commands():
 
 @pytest.mark.parametrize('argv', command_lines(), ids=lambda argv: ' '.join(argv[:3]))
 def test_documented_command_lines_parse(argv):
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv[0]).parse_args(argv)
     assert callable(args.run)
 
 

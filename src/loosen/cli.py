@@ -4,7 +4,7 @@ Every entry of ``COMMANDS`` names a module with ``add_parser(subparsers)``, whic
 adds its subcommand and sets ``run`` (a function of the parsed arguments that
 returns the exit code). Input errors raise ``LoosenError``: one line, exit code 2.
 A command line naming a command imports that command's module only, so a command
-starts as fast as its own imports allow (``loosen --help`` imports them all).
+starts as fast as its own imports allow; ``loosen --help`` imports none of them.
 """
 from __future__ import annotations
 
@@ -12,32 +12,55 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from . import __version__
 from .errors import LoosenError
 
-COMMANDS: dict[str, str] = {
-    'bench': 'loosen.bench.cli',
-    'data': 'loosen.data.cli',
-    'train': 'loosen.engine.cli',  # one module, several subcommands: train, test, predict...
-    'test': 'loosen.engine.cli',
-    'predict': 'loosen.engine.cli',
-    'compare': 'loosen.engine.compare',  # and demo
-    'explain': 'loosen.explain.cli',
-    'yolo': 'loosen.yolo.cli',
-    'run': 'loosen.run',
+
+class Command(NamedTuple):
+    """A subcommand: the module that defines it, and the line ``loosen --help`` shows."""
+
+    module: str
+    summary: str
+
+
+COMMANDS: dict[str, Command] = {
+    'bench': Command('loosen.bench.cli', 'measure speed, memory and accuracy'),
+    'data': Command('loosen.data.cli', 'make, import, split, check and preview data'),
+    'train': Command('loosen.engine.cli',
+                     'train a classifier on an image folder (or the synthetic aurora set)'),
+    'test': Command('loosen.engine.cli', 'evaluate a checkpoint on a labelled split'),
+    'predict': Command('loosen.engine.cli',
+                       'classify image files or folders with a checkpoint: top-k classes to a CSV'),
+    'compare': Command('loosen.engine.compare',
+                       'train and test several models alike, report side by side'),
+    'demo': Command('loosen.engine.compare',
+                    'the main job on built-in data: LA vs plain MobileNet on synthetic aurora'),
+    'explain': Command('loosen.explain.cli', 'maps of where a trained model looks, over the sky'),
+    'yolo': Command('loosen.yolo.cli', 'detection: YOLOv5 and Ultralytics with LA'),
+    'run': Command('loosen.run',
+                   "run an upstream script (timm's train.py...) with loosen's models"),
 }
 
 
+def summary(command: str) -> str:
+    """The one-line help of ``command``, for its module's ``add_parser``."""
+    return COMMANDS[command].summary
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser of ``command`` (a key of ``COMMANDS``), or of every command (None)."""
+    """The full parser of ``command`` (a key of ``COMMANDS``; its module is imported), or,
+    for anything else, the index of commands, which imports nothing."""
     parser = argparse.ArgumentParser(
         prog='loosen', description='Loosen Attention for vision models: train, test, compare.')
     parser.add_argument('--version', action='version', version=f'loosen {__version__}')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
-    modules = [COMMANDS[command]] if command in COMMANDS else COMMANDS.values()
-    for module in dict.fromkeys(modules):  # each module once
-        importlib.import_module(module).add_parser(commands)
+    if command in COMMANDS:
+        importlib.import_module(COMMANDS[command].module).add_parser(commands)
+    else:
+        for name, entry in COMMANDS.items():
+            commands.add_parser(name, help=entry.summary)
     return parser
 
 

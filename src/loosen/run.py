@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .cli import summary
 from .errors import LoosenError
 from .patches.hook import install
 from .patches.launch import run_target
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        'run', help="run an upstream script (timm's train.py...) with loosen's models",
+        'run', help=summary('run'),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     parser.set_defaults(run=run)

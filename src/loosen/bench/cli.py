@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from ..cli import summary
+
 BENCHES: dict[str, str] = {
     'la': 'loosen.bench.la',
     'cost': 'loosen.bench.cost',
@@ -16,7 +18,7 @@ BENCHES: dict[str, str] = {
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser('bench', help='measure speed, memory and accuracy',
+    parser = commands.add_parser('bench', help=summary('bench'),
                                  description=__doc__)
     benches = parser.add_subparsers(dest='bench', metavar='BENCH', required=True)
     for module in BENCHES.values():

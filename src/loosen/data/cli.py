@@ -5,6 +5,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+from ..cli import summary
 from ..errors import LoosenError
 from .check import check_tree, counts_table, format_report
 from .folder import SPLITS
@@ -96,7 +97,7 @@ def _add_tree_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser('data', help='make, import, split, check and preview data',
+    parser = commands.add_parser('data', help=summary('data'),
                                  description=__doc__)
     sub = parser.add_subparsers(dest='data_command', metavar='ACTION', required=True)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..cli import summary
 from .flags import DefaultsFormatter, add_flags, config_from_args
 
 DESCRIPTIONS = {
@@ -58,7 +59,7 @@ RUNS = {'train': run_train, 'test': run_test, 'predict': run_predict}
 def add_parser(commands: argparse._SubParsersAction) -> None:
     for command, run in RUNS.items():
         parser = commands.add_parser(
-            command, help=DESCRIPTIONS[command].split('. ')[0].lower(),
+            command, help=summary(command),
             description=DESCRIPTIONS[command], allow_abbrev=False,
             formatter_class=DefaultsFormatter)
         add_flags(parser, command)

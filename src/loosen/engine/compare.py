@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..bench.report import write_report
+from ..cli import summary
 from ..data import write_synthetic
 from ..errors import LoosenError
 from .config import EngineConfig, default_workers
@@ -177,7 +178,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        'compare', help='train and test several models alike, report side by side',
+        'compare', help=summary('compare'),
         description=__doc__, allow_abbrev=False,
         formatter_class=DefaultsFormatter)
     parser.add_argument('--models', nargs='+', required=True,
@@ -185,7 +186,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     add_flags(parser, 'train')
     parser.set_defaults(run=run_compare)
     demo = commands.add_parser(
-        'demo', help='the main job on built-in data: LA vs plain MobileNet on synthetic aurora',
+        'demo', help=summary('demo'),
         description=__doc__, formatter_class=DefaultsFormatter)
     demo.add_argument('--out', default='runs/demo')
     demo.add_argument('--per-class', type=int, default=400, help='synthetic frames per class')

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from ..cli import summary
 from .maps import get_method, list_methods
 
 DESCRIPTION = ('Show where a trained model looks: for each image a PNG with the input, the '
@@ -48,7 +49,7 @@ def run_explain(args: argparse.Namespace) -> int:
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser('explain', help='maps of where a trained model looks, over the sky',
+    p = commands.add_parser('explain', help=summary('explain'),
                             description=DESCRIPTION, allow_abbrev=False)
     p.add_argument('--checkpoint', required=True, help='best.pth of loosen train, or '
                    '.safetensors of --export-weights')

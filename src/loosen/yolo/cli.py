@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ..cli import summary
 from ..errors import LoosenError
 from ..patches import launch
 
@@ -50,7 +51,7 @@ def show_models(args: argparse.Namespace) -> int:
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser('yolo', help='detection: YOLOv5 and Ultralytics with LA',
+    parser = commands.add_parser('yolo', help=summary('yolo'),
                                  description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest='yolo_command', metavar='ACTION', required=True)
