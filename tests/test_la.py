@@ -27,9 +27,13 @@ def outputs_and_grads(fn, la: LA, x: torch.Tensor, grad: torch.Tensor):
     return y.detach(), found
 
 
-def assert_matches_oracle(la: LA, shape, seed: int = 0) -> None:
+def assert_matches_oracle(la: LA, shape, seed: int = 0, channels_last: bool = False) -> None:
+    """Output and every gradient equal the loop form's; ``channels_last`` feeds LA a
+    channels-last input (it pools the cells before the groups then)."""
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(shape, generator=gen)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     grad = torch.randn(shape, generator=gen)
     y, grads = outputs_and_grads(la, la, x, grad)
     y_ref, grads_ref = outputs_and_grads(lambda t: la_loops(la, t), la, x, grad)
@@ -51,6 +55,8 @@ def assert_matches_oracle(la: LA, shape, seed: int = 0) -> None:
 @pytest.mark.parametrize('recompute', [True, False])
 def test_matches_loop_oracle(shape, heads, recompute):
     assert_matches_oracle(randomize(LA(heads=heads, recompute=recompute)), shape)
+    assert_matches_oracle(randomize(LA(heads=heads, recompute=recompute)), shape,
+                          channels_last=True)
     assert_matches_oracle(LA(heads=heads, recompute=recompute), shape, seed=1)  # default init
 
 
@@ -75,20 +81,23 @@ def test_ablation_options_match_oracle(pool, upsample, residual):
     upsample=st.sampled_from(['bilinear', 'nearest', 'bicubic']),
     residual=st.booleans(),
     recompute=st.booleans(),
+    channels_last=st.booleans(),
 )
 def test_property_random_shapes_and_options(batch, heads, per_head, h, w, window, hidden, pool,
-                                            upsample, residual, recompute):
+                                            upsample, residual, recompute, channels_last):
     la = randomize(LA(heads=heads, window=window, hidden=hidden, pool=pool, upsample=upsample,
                       residual=residual, recompute=recompute), seed=h * 31 + w)
-    assert_matches_oracle(la, (batch, heads * per_head, h, w), seed=batch)
+    assert_matches_oracle(la, (batch, heads * per_head, h, w), seed=batch,
+                          channels_last=channels_last)
 
 
 @pytest.mark.parametrize('recompute', [True, False])
 @pytest.mark.parametrize('pool', ['avgmax', 'avg', 'max'])
-def test_gradcheck_float64(recompute, pool):
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+def test_gradcheck_float64(recompute, pool, memory_format):
     la = randomize(LA(heads=4, pool=pool, recompute=recompute)).double()
-    x = torch.randn(2, 8, 5, 7, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(la, (x,))
+    x = torch.randn(2, 8, 5, 7, dtype=torch.float64).contiguous(memory_format=memory_format)
+    assert torch.autograd.gradcheck(la, (x.requires_grad_(True),))
 
 
 def test_parameters_are_52_named_as_the_release():

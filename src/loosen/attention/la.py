@@ -27,6 +27,7 @@ from torch import nn
 from .cells import cell_mean, cell_reduce, tiles_exactly
 from .checks import check_heads
 from .la_recompute import RecomputedLA
+from .layout import channels_innermost
 from .registry import register_attention
 
 POOLS = {'avgmax': ('avg', 'max'), 'avg': ('avg',), 'max': ('max',)}
@@ -94,19 +95,33 @@ class LA(nn.Module):
         return (f'heads={self.heads}, window={self.window}, pool={self.pool}, '
                 f'upsample={self.upsample}, residual={self.residual}')
 
+    def split(self, t: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, heads, C/heads, H, W): the channel groups, a view in either
+        memory format (sizes read from ``t``, so traced and exported graphs keep them)."""
+        b, c, h, w = t.shape
+        return t.view(b, self.heads, c // self.heads, h, w)
+
     def volumes(self, x: torch.Tensor) -> torch.Tensor:
         """Step 1, volume-wise mean and max: (B, C, H, W) -> (B, P, heads, Hc, Wc), P pools.
 
-        Each group is first reduced over its channels per pixel (two passes over x),
-        then over each cell on maps ``C/heads`` times smaller.
+        A volume's statistic is one reduction over its channels and its cell's pixels, in
+        either order; the order follows the memory layout. Channels as an outer dimension
+        (NCHW): over each group's channels first, whole planes at a time, then over the
+        cells of maps ``C/heads`` times smaller. Channels innermost (channels-last maps,
+        ViT's token grid), where a reduction along C is slow: over the cells first,
+        elementwise along C, then over the groups of maps ``window**2`` times smaller.
         """
-        b, c, h, w = x.shape
-        per_head = c // self.heads
-        groups = x.view(b, self.heads, per_head, h, w)  # a view in either memory format
+        h, w = x.shape[2], x.shape[3]
         exact = tiles_exactly(h, w, self.window)
-        stats = [cell_mean(groups.sum(2), self.window, exact, per_head) if kind == 'avg'
-                 else cell_reduce(groups.amax(2), self.window, True, exact)
-                 for kind in self.pools]
+        if channels_innermost(x):
+            stats = [self.split(cell_mean(x, self.window, exact)).mean(2) if kind == 'avg'
+                     else self.split(cell_reduce(x, self.window, True, exact)).amax(2)
+                     for kind in self.pools]
+        else:
+            groups = self.split(x)
+            stats = [cell_mean(groups.sum(2), self.window, exact, groups.shape[2])
+                     if kind == 'avg' else cell_reduce(groups.amax(2), self.window, True, exact)
+                     for kind in self.pools]
         return torch.stack(stats, 1)
 
     def fold_fuse(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,8 +139,10 @@ class LA(nn.Module):
         folded = (fuse[:, None] * weight[:, None, :]).flatten(1)  # [heads, (p, k)]
         return folded, torch.addcmul(fuse_bias, bias, fuse.sum())
 
-    def gate(self, stats: torch.Tensor, size: list[int]) -> torch.Tensor:
-        """Steps 2-4, volume statistics (B, P, heads, Hc, Wc) -> the gate S (B, heads, H, W)."""
+    def gate(self, stats: torch.Tensor, size: list[int], innermost: bool = False) -> torch.Tensor:
+        """Steps 2-4, volume statistics (B, P, heads, Hc, Wc) -> the gate S (B, heads, H, W),
+        laid out as (B, H, W, heads) in memory when ``innermost`` (for a channels-innermost
+        input, whose enhance then reads the gate along C instead of across planes)."""
         b, p, heads, hc, wc = stats.shape
         h, w = size[0], size[1]
         # 2. shared MLP, first layer and ReLU, on every pooling and cell: (B*P, hidden, Hc*Wc)
@@ -139,13 +156,16 @@ class LA(nn.Module):
         # 4. refine: upsample the P*hidden maps, then the output layer and the sigmoid
         corners: bool | None = None if self.upsample == 'nearest' else False
         up = F.interpolate(hidden.view(b, -1, hc, wc), size=[h, w], mode=self.upsample,
-                           align_corners=corners)
-        logits = torch.baddbmm(bias[:, None], w2.expand(b, -1, -1), up.view(b, -1, h * w))
+                           align_corners=corners).view(b, -1, h * w)  # (B, P*hidden, H*W)
+        if innermost:
+            logits = torch.baddbmm(bias, up.transpose(1, 2), w2.t().expand(b, -1, -1))
+            return logits.sigmoid_().view(b, h, w, heads).permute(0, 3, 1, 2)
+        logits = torch.baddbmm(bias[:, None], w2.expand(b, -1, -1), up)
         return logits.sigmoid_().view(b, heads, h, w)
 
     def attention_map(self, x: torch.Tensor) -> torch.Tensor:
         """The gate S in (0, 1) per head at full resolution: (B, heads, H, W)."""
-        return self.gate(self.volumes(x), [x.shape[2], x.shape[3]])
+        return self.gate(self.volumes(x), [x.shape[2], x.shape[3]], channels_innermost(x))
 
     def enhance(self, x: torch.Tensor, gate: torch.Tensor,
                 out: torch.Tensor | None = None) -> torch.Tensor:
@@ -153,12 +173,11 @@ class LA(nn.Module):
 
         With ``out`` (a tensor like x; no autograd) the result is written there.
         """
-        b, c, h, w = x.shape
-        groups = x.view(b, self.heads, c // self.heads, h, w)
+        groups = self.split(x)
         gate = gate.unsqueeze(2)  # (B, heads, 1, H, W)
         if out is None:
             y = torch.addcmul(groups, groups, gate) if self.residual else groups * gate
-            return y.view(b, c, h, w)
+            return y.view(x.shape)
         target = out.view(groups.shape)
         if self.residual:
             torch.addcmul(groups, groups, gate, out=target)

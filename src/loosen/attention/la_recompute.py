@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from .cells import cell_expand, cell_sizes, tiles_exactly
+from .layout import channels_innermost
 
 if TYPE_CHECKING:
     from .la import LA
@@ -67,7 +68,7 @@ class RecomputedLA(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, la: LA, *params: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             stats = la.volumes(x)
-            gate = la.gate(stats, [x.shape[2], x.shape[3]])
+            gate = la.gate(stats, [x.shape[2], x.shape[3]], channels_innermost(x))
             # a fresh tensor, not a view: blocks may add their shortcut to it in place
             out = la.enhance(x, gate, out=torch.empty_like(x))
         ctx.la = la
@@ -84,8 +85,8 @@ class RecomputedLA(torch.autograd.Function):
         trained = [p for p in params if p.requires_grad]
         with torch.enable_grad():
             coarse = stats.detach().requires_grad_(True)
-            gate = la.gate(coarse, [h, w])  # small graph: (B, heads, H, W)
-        groups = x.view(b, la.heads, c // la.heads, h, w)
+            gate = la.gate(coarse, [h, w], channels_innermost(x))  # small: (B, heads, H, W)
+        groups = la.split(x)
         grads = grad.reshape(groups.shape)
         grad_gate = (grads * groups).sum(2)  # each head's map scaled all its channels
         found = torch.autograd.grad(gate, [coarse, *trained], grad_gate)
