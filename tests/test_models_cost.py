@@ -57,3 +57,13 @@ def test_unknown_arch_is_a_one_line_error(capsys):
     err = capsys.readouterr().err
     assert err.startswith("loosen: error: unknown architecture 'resnet43'; did you mean")
     assert err.count('\n') == 1
+
+
+def test_compiled_models_are_timed_after_compiling_not_while():
+    """A compiled model's first call at each batch compiles (seconds); it must not be a sample."""
+    rows = bench_arch('alexnet', ['plain', 'la'], batch_sizes=[1], size=64, rounds=2,
+                      budget=2.0, num_classes=4, compiled=True)
+    by = {r.label: r for r in rows}
+    assert set(by) == {'plain', 'la', 'plain, compiled', 'la, compiled'}
+    for name in ('plain', 'la'):
+        assert by[f'{name}, compiled'].ms[1] < 5 * by[name].ms[1]  # compiling takes ~1000x
