@@ -11,12 +11,12 @@ map is upsampled to (H, W) and squashed into the gate S; ``forward`` enhances
 ``y = x * S + x``. The parameter count (``2*heads*hidden + hidden + heads + 3``, or
 ``+ 0`` without the fuse of a single pooling) does not depend on C.
 
-Cost: two reductions over the input's channel groups, then work on maps ``C/heads``
-times smaller, then one gating pass: 17 operator calls (and some views) whatever
-the map. Two exact rewrites keep the small work small (``fold_fuse``): the fuse is
-linear, so it is folded into the MLP's output layer, and that layer runs after the
-upsampling, which is linear with weights summing to one; so only ``P * hidden`` maps
-are upsampled (2 at the defaults), not ``heads``. Edge cells that do not fill a window
+Cost: two reductions over the input, then work on maps ``C/heads`` times smaller,
+then one gating pass: 16 operator calls (and some views) whatever the map. Two exact
+rewrites keep the small work small: the MLP's output layer runs after the upsampling,
+which is linear with weights summing to one, and the linear fuse runs before both, on
+the hidden maps; so only ``hidden`` maps are upsampled (1 at the defaults), not
+``heads``. Edge cells that do not fill a window
 are pooled over the pixels they have (ceil division), never dropped. In eager
 training a separate autograd function (``la_recompute``) gives a cheaper backward.
 """
@@ -124,39 +124,31 @@ class LA(nn.Module):
                      for kind in self.pools]
         return torch.stack(stats, 1)
 
-    def fold_fuse(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The MLP's output layer with the bi-pooling fuse folded in: weight (heads, P*hidden)
-        and bias (heads,). ``fuse(W2 a + b2, W2 m + b2) = [f_a W2, f_m W2] [a; m] +
-        (f_a + f_m) b2 + f_bias`` exactly, since the fuse is linear and the same per head."""
-        second = self.mlp[2]
-        weight, bias = second.weight.flatten(1), second.bias
-        assert bias is not None  # for TorchScript
-        if self.fuse is None:
-            return weight, bias
-        fuse = self.fuse.weight.flatten()  # (P,)
-        fuse_bias = self.fuse.bias
-        assert fuse_bias is not None
-        folded = (fuse[:, None] * weight[:, None, :]).flatten(1)  # [heads, (p, k)]
-        return folded, torch.addcmul(fuse_bias, bias, fuse.sum())
-
     def gate(self, stats: torch.Tensor, size: list[int], innermost: bool = False) -> torch.Tensor:
         """Steps 2-4, volume statistics (B, P, heads, Hc, Wc) -> the gate S (B, heads, H, W),
         laid out as (B, H, W, heads) in memory when ``innermost`` (for a channels-innermost
         input, whose enhance then reads the gate along C instead of across planes)."""
         b, p, heads, hc, wc = stats.shape
         h, w = size[0], size[1]
-        # 2. shared MLP, first layer and ReLU, on every pooling and cell: (B*P, hidden, Hc*Wc)
-        first = self.mlp[0]
-        b1 = first.bias
-        assert b1 is not None  # for TorchScript
+        first, second = self.mlp[0], self.mlp[2]
+        b1, b2 = first.bias, second.bias
+        assert b1 is not None and b2 is not None  # for TorchScript
+        # 2. shared MLP, first layer and ReLU, on every pooling and cell: (B, P, hidden*Hc*Wc)
         hidden = torch.baddbmm(b1[:, None], first.weight.flatten(1).expand(b * p, -1, -1),
-                               stats.view(b * p, heads, hc * wc)).relu_()
-        # 3. bi-pooling fuse, folded into the MLP's output layer (exact: both are linear)
-        w2, bias = self.fold_fuse()
-        # 4. refine: upsample the P*hidden maps, then the output layer and the sigmoid
+                               stats.view(b * p, heads, hc * wc)).relu_().view(b, p, -1)
+        # 3. bi-pooling fuse, on the hidden maps: the output layer and the upsampling after
+        # it are linear, so fuse(W2 a + b2, W2 m + b2) = W2 (f_a a + f_m m) + (f_a + f_m) b2 + f0
+        bias = b2
+        if self.fuse is not None:
+            fuse, f0 = self.fuse.weight.view(1, 1, p), self.fuse.bias
+            assert f0 is not None
+            hidden = torch.matmul(fuse, hidden)  # (B, 1, hidden*Hc*Wc)
+            bias = torch.addcmul(f0, b2, fuse.sum())
+        # 4. refine: upsample the hidden maps, then the output layer and the sigmoid
         corners: bool | None = None if self.upsample == 'nearest' else False
         up = F.interpolate(hidden.view(b, -1, hc, wc), size=[h, w], mode=self.upsample,
-                           align_corners=corners).view(b, -1, h * w)  # (B, P*hidden, H*W)
+                           align_corners=corners).view(b, -1, h * w)  # (B, hidden, H*W)
+        w2 = second.weight.flatten(1)  # (heads, hidden)
         if innermost:
             logits = torch.baddbmm(bias, up.transpose(1, 2), w2.t().expand(b, -1, -1))
             return logits.sigmoid_().view(b, h, w, heads).permute(0, 3, 1, 2)
