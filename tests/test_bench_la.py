@@ -23,6 +23,13 @@ def test_floor_bound_is_4x_on_small_maps_and_1_6x_on_large(small, ratio, met):
     assert floor[0].startswith('small map' if small else 'large map')
 
 
+@pytest.mark.parametrize('small, checked', [(True, 2), (False, 4)])
+def test_loop_reference_speedups_are_targets_of_large_maps_only(small, checked):
+    found = check_targets(timings(1e-3, 1e-4), timings(1e-3, 1e-4), small)
+    assert len(found) == checked
+    assert any('loop reference' in what for what, _, _ in found) is not small
+
+
 def test_step_verdict_keeps_the_recomputing_backward_only_when_it_saves_5_percent():
     rows = [StepRow('resnet34', 'block', 16, {'recompute on': 10.0, 'recompute off': 9.7},
                     {'recompute on': 100.0, 'recompute off': 102.0})]

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from loosen import LA
 from loosen.attention.checks import divisors_near
+from loosen.attention.la import RECOMPUTE_MIN_NUMEL
 from loosen.attention.la_reference import la_loops
 
 
@@ -192,12 +193,21 @@ def test_recompute_keeps_less_for_backward_than_plain_autograd():
     from loosen.bench.timing import saved_bytes
 
     x = torch.randn(2, 64, 16, 16, requires_grad=True)
-    fast, plain = LA(heads=16), LA(heads=16, recompute=False)
+    fast, plain = LA(heads=16, recompute=True), LA(heads=16, recompute=False)
     kept_fast = saved_bytes(lambda: fast(x), x, *fast.parameters())
     kept_plain = saved_bytes(lambda: plain(x), x, *plain.parameters())
     assert 0 < kept_fast < kept_plain
     # what it keeps is the coarse statistics: 2 pools x B x heads x 8 x 8 cells, float32
     assert kept_fast == 2 * 2 * 16 * 8 * 8 * 4
+
+
+def test_default_recomputes_from_a_size_on():
+    la = LA(heads=16)
+    for numel, recomputes in ((RECOMPUTE_MIN_NUMEL // 2, False), (RECOMPUTE_MIN_NUMEL, True)):
+        x = torch.randn(2, 64, numel // 128, 1, requires_grad=True)
+        assert (type(la(x).grad_fn).__name__ == 'RecomputedLABackward') is recomputes
+    with torch.no_grad():
+        assert la(torch.randn(2, 64, RECOMPUTE_MIN_NUMEL // 128, 1)).grad_fn is None
 
 
 def test_ties_share_the_max_gradient_without_inflating_it():

@@ -132,15 +132,18 @@ def bench_shape(shape: tuple[int, ...], heads: int, rounds: int, budget: float,
 
 def check_targets(forward: dict[str, Timing], train: dict[str, Timing], small: bool) -> list[
         tuple[str, float, bool]]:
-    """The targets as (what, measured ratio, met)."""
+    """The targets as (what, measured ratio, met). The loop reference's speed-ups are
+    targets of the large maps only, where its loops over heads and cells are long."""
     la_f, la_t = forward['LA'].seconds, train['LA'].seconds
     bound = FLOOR_BOUND[small]
     size = f'{"small" if small else "large"} map'
-    ratios = [
+    ratios = [] if small else [
         ('speed-up over the loop reference, forward (>= 100x)',
          forward[REFERENCE].seconds / la_f, 100.0, True),
         ('speed-up over the loop reference, forward+backward (>= 50x)',
          train[REFERENCE].seconds / la_t, 50.0, True),
+    ]
+    ratios += [
         (f'{size}: forward time over x * sigmoid(x) (<= {bound:g}x)',
          la_f / forward[FLOOR].seconds, bound, False),
         ('forward+backward time over timm CBAM (<= 1x)', la_t / train['timm CBAM'].seconds, 1.0,
