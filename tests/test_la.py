@@ -212,7 +212,7 @@ def test_default_recomputes_from_a_size_on():
 
 def test_ties_share_the_max_gradient_without_inflating_it():
     # After a ReLU whole volumes are zero: every value ties for the max.
-    la = randomize(LA(heads=2, pool='max', residual=False))
+    la = randomize(LA(heads=2, pool='max', residual=False, recompute=True))
     x = torch.relu(torch.randn(1, 4, 6, 6) - 1.5).requires_grad_(True)
     grad = torch.randn(1, 4, 6, 6)
     (fast,) = torch.autograd.grad(la(x), x, grad)
@@ -229,14 +229,15 @@ def test_double_backward_needs_plain_autograd():
     plain = LA(heads=4, recompute=False)
     (g,) = torch.autograd.grad(plain(x).square().sum(), x, create_graph=True)
     g.sum().backward()  # works: plain autograd is twice differentiable
-    fast = LA(heads=4)
+    fast = LA(heads=4, recompute=True)
     (g,) = torch.autograd.grad(fast(x).square().sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match=r'once_differentiable|twice'):
         g.sum().backward()
 
 
-def test_frozen_parameters_still_pass_gradient_to_the_input():
-    la = LA(heads=4).requires_grad_(False)
+@pytest.mark.parametrize('recompute', [True, False])
+def test_frozen_parameters_still_pass_gradient_to_the_input(recompute):
+    la = LA(heads=4, recompute=recompute).requires_grad_(False)
     x = torch.randn(1, 8, 4, 4, requires_grad=True)
     la(x).sum().backward()
     assert x.grad is not None and all(p.grad is None for p in la.parameters())
