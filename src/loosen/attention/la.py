@@ -12,7 +12,7 @@ map is upsampled to (H, W) and squashed into the gate S; ``forward`` enhances
 ``+ 0`` without the fuse of a single pooling) does not depend on C.
 
 Cost: two reductions over the input, then work on maps ``C/heads`` times smaller,
-then one gating pass: 16 operator calls (and some views) whatever the map. Two exact
+then one gating pass: 17 operator calls (and some views) whatever the map. Two exact
 rewrites keep the small work small: the MLP's output layer runs after the upsampling,
 which is linear with weights summing to one, and the linear fuse runs before both, on
 the hidden maps; so only ``hidden`` maps are upsampled (1 at the defaults), not
