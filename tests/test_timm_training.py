@@ -35,7 +35,7 @@ COMPILED = ['alexnet_la', 'vit_tiny_la']
 
 # what timm's train.py does with those flags, cut to the steps they change
 UPSTREAM_TRAIN = '''
-import argparse, json, math, tempfile
+import argparse, json, math, os
 import timm, torch
 from timm.data import create_dataset, create_loader, resolve_data_config
 from timm.data.distributed_sampler import RepeatAugSampler
@@ -57,8 +57,8 @@ args = parser.parse_args()
 
 distributed = bool(args.aug_repeats)  # timm's loader repeats augmentations only when distributed
 if distributed:
-    torch.distributed.init_process_group('gloo', init_method='file://' + tempfile.mktemp(),
-                                         rank=0, world_size=1)
+    torch.distributed.init_process_group('gloo', rank=0, world_size=1,
+                                         init_method='file://' + os.path.abspath('store'))
 dataset = create_dataset('', root=args.data_dir, split='train', is_training=True)
 for name in args.model:
     torch.manual_seed(0)
@@ -111,6 +111,8 @@ for name in args.model:
                        and not all(map(torch.equal, averaged, weights[-1]))) else 'bad'
     print('trained', name, len(losses), all(map(math.isfinite, losses)), ema, repeats,
           f'{compile_diff:.3g}', flush=True)
+if distributed:
+    torch.distributed.destroy_process_group()
 '''
 
 
