@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from timm.models import checkpoint
 from torch import nn
 
 from ._builder import (
@@ -84,12 +85,25 @@ class AlexNet(LinearClassifier, nn.Module):
             nn.ReLU(inplace=True), nn.Dropout(drop_rate), nn.Linear(fc_dim, fc_dim),
             nn.ReLU(inplace=True))
         self.head = self._classifier(num_classes)
+        self.grad_checkpointing = False
+        self.conv_blocks = conv_blocks(self.features)
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each conv block of ``features`` in backward instead of keeping its maps."""
+        self.grad_checkpointing = enable
 
     def _add_feature(self, index: int, channels: int, reduction: int) -> None:
         self.feature_info.append({'module': f'features.{index}', 'num_chs': channels,
                                   'reduction': reduction})
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            for i, (start, stop) in enumerate(self.conv_blocks):
+                block = self.features[start:stop]
+                # the first (a stem) runs as usual: reentrant checkpoints need an input
+                # that requires grad, and the image does not
+                x = checkpoint(block, x) if i else block(x)
+            return x
         return self.features(x)  # (B, C, H/32, W/32) roughly; 6x6 at 224
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
@@ -100,6 +114,14 @@ class AlexNet(LinearClassifier, nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+def conv_blocks(features: nn.Sequential) -> list[tuple[int, int]]:
+    """(start, stop) in ``features`` of each conv and what follows it up to the next conv:
+    the units gradient checkpointing recomputes (an in-place ReLU must be recomputed with
+    the conv whose output it overwrites)."""
+    starts = [0, *(i for i, m in enumerate(features) if i and isinstance(m, nn.Conv2d))]
+    return list(zip(starts, [*starts[1:], len(features)], strict=True))
 
 
 # features_only: the four maps of ``feature_info`` out of the flattened ``features``

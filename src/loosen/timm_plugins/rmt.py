@@ -39,6 +39,7 @@ from timm.layers import (
     register_notrace_module,
     trunc_normal_,
 )
+from timm.models import checkpoint
 from torch import nn
 
 from ..attention.gcsa import RELEASE_HEADS
@@ -212,11 +213,15 @@ class BasicLayer(nn.Module):
             RetBlock(dim, heads, hidden, decomposed, drop_path[i], layerscale)
             for i in range(depth)])
         self.downsample = PatchMerging(dim, out_dim) if out_dim else None
+        self.grad_checkpointing = False
 
     def forward(self, x: Tensor) -> Tensor:
         rel_pos = self.Relpos(x.shape[1], x.shape[2], self.decomposed)
         for block in self.blocks:
-            x = block(x, rel_pos)
+            if self.grad_checkpointing and not torch.jit.is_scripting():
+                x = checkpoint(block, x, rel_pos)  # recomputed in backward
+            else:
+                x = block(x, rel_pos)
         return x if self.downsample is None else self.downsample(x)
 
 
@@ -285,6 +290,11 @@ class RMT(LinearClassifier, nn.Module):
         self.head = self._classifier(num_classes)
         self.apply(_init_weights)
         self.attention = attention_layer(projection)  # its own init
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute every block in backward instead of keeping its activations."""
+        for layer in self.layers:
+            layer.grad_checkpointing = enable
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.patch_embed(x)  # (B, H/4, W/4, C0)

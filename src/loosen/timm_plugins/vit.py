@@ -26,9 +26,9 @@ from timm.data import (
     IMAGENET_INCEPTION_STD,
 )
 from timm.layers import register_notrace_function
+from timm.models import checkpoint
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention, release_options
 from ._registry import register_arch
@@ -100,8 +100,7 @@ class GridViT(VisionTransformer):
         x = self.norm_pre(self.patch_drop(self._pos_embed(x)))  # (B, 1 + H*W/256, C)
         for block in self.blocks:
             if self.grad_checkpointing and not torch.jit.is_scripting():
-                x = checkpoint(block, x, grid, attn_mask=attn_mask, is_causal=is_causal,
-                               use_reentrant=False)
+                x = checkpoint(block, x, grid, attn_mask, is_causal)  # reentrant: positional
             else:
                 x = block(x, grid, attn_mask=attn_mask, is_causal=is_causal)
         return self.norm(x)
