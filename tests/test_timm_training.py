@@ -185,7 +185,7 @@ def test_grad_checkpointing_gives_the_same_gradients(arch, reentrant, monkeypatc
     """The blocks are recomputed in backward (more forward calls), LA's recomputing
     backward runs inside that, and every gradient is what it is without checkpointing."""
     monkeypatch.setattr(timm.layers.config, '_USE_REENTRANT_CKPT', reentrant)
-    model = tiny(arch).train()
+    model = tiny(arch, attn_kwargs={'recompute': True}).train()  # tiny maps: forced
     x = torch.randn(2, 3, SIZE, SIZE)
     calls = {'modules': 0, 'la_recompute': 0}
 
