@@ -7,7 +7,7 @@ STAMP := $(VENV)/.loosen-installed
 TIMM_VERSION := $(shell sed -n 's/.*"timm==\([0-9.]*\)".*/\1/p' pyproject.toml)
 TIMM_TESTS := tests/timm_contract/test_timm_models.py
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-timm-all lint bench clean
 
 demo: $(STAMP)
 	$(BIN)/loosen demo --out runs/demo
@@ -15,6 +15,11 @@ demo: $(STAMP)
 test: $(STAMP) $(TIMM_TESTS)
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest
+
+# timm's contract over every loosen model (make test runs the default set of
+# tests/timm_contract/conftest.py); about 25 minutes on 2 cores
+test-timm-all: $(STAMP) $(TIMM_TESTS)
+	LOOSEN_TIMM_MODELS='*' $(BIN)/python -m pytest tests/timm_contract -p no:cacheprovider -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -173,6 +173,31 @@ def test_timm_data_config_transform_and_head_helpers_work(arch):
         assert model(x).shape == (1, 7)
 
 
+def test_rmt_feature_pyramid_is_its_stage_maps_then_the_attended_head_map():
+    model = tiny('rmt_t_la').eval()
+    x = torch.randn(1, 3, 96, 64)
+    with torch.no_grad():
+        final, maps = model.forward_intermediates(x)
+        assert torch.equal(final, model.forward_features(x))  # the LA-resized 4x2 map
+        assert torch.equal(maps[-1], final)
+        # each stage's map before its down-sampling, NCHW at 1/4, 1/8, 1/16, 1/32
+        stage_in = model.patch_embed(x)
+        for i, layer in enumerate(model.layers):
+            stage = layer.forward_blocks(stage_in)
+            assert torch.equal(maps[i], stage.permute(0, 3, 1, 2))
+            stage_in = layer(stage_in)
+        assert [tuple(m.shape[1:]) for m in maps] == [
+            (16, 24, 16), (32, 12, 8), (32, 6, 4), (64, 3, 2), (64, 4, 2)]
+        assert [len(model.forward_intermediates(x, indices=i, intermediates_only=True))
+                for i in (1, [0, 2], None)] == [1, 2, 5]
+        assert torch.equal(model.forward_intermediates(x, [1], intermediates_only=True)[0], maps[1])
+        pyramid = tiny('rmt_t_la', features_only=True).eval()
+        pyramid.model.load_state_dict(model.state_dict())  # timm wraps the whole model
+        assert pyramid.feature_info.channels() == [16, 32, 32, 64, 64]
+        assert pyramid.feature_info.reduction() == [4, 8, 16, 32, 32]
+        assert all(torch.equal(a, b) for a, b in zip(pyramid(x), maps, strict=True))
+
+
 @pytest.mark.parametrize('arch, blocks', [('resnet34', 16), ('mobilenetv1', 13)])
 def test_block_placement_puts_one_module_in_every_block(arch, blocks):
     model = meta_model(f'{arch}_la', placement='block')

@@ -221,14 +221,7 @@ def test_channels_last_gives_the_same_outputs_and_gradients(arch):
     assert_same(grads, grads_last)
 
 
-RMT_PYRAMID = pytest.mark.xfail(
-    raises=AttributeError, strict=True,
-    reason="RMT's feature_info and forward_intermediates come with branch issue-14a; "
-           'drop this mark when merging it')
-
-
-@pytest.mark.parametrize('arch', [pytest.param(a, marks=RMT_PYRAMID) if a.startswith('rmt')
-                                  else a for a in PYRAMIDS])
+@pytest.mark.parametrize('arch', PYRAMIDS)
 def test_features_only_pyramid_carries_la_and_checkpoints(arch):
     """features_only=True: NCHW maps as feature_info says, LA's output feeds the pyramid
     (its parameters get gradients from it), and with grad checkpointing (as detection

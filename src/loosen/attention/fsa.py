@@ -26,7 +26,9 @@ def reflect_pad(x: torch.Tensor, pad: int, dim: int) -> torch.Tensor:
     forth beyond it, one full reflection at a time; a length-1 axis repeats its value.
     """
     if x.shape[dim] == 1:
-        return x.expand(*x.shape[:dim], 1 + 2 * pad, *x.shape[dim + 1:])
+        size = list(x.shape)
+        size[dim] = 1 + 2 * pad
+        return x.expand(size)
     while pad > 0:
         step = min(pad, x.shape[dim] - 1)
         x = F.pad(x, (step, step, 0, 0) if dim == 3 else (0, 0, step, step), mode='reflect')

@@ -5,8 +5,7 @@ A backbone never names an attention module: it receives ``attention_layer``, a f
 each spot where attention sits. ``{arch}_plain`` gets a factory of ``nn.Identity``, so
 plain and attended models run the same code and differ only in the slot's contents.
 """
-from __future__ import annotations
-
+# annotations stay types (no __future__ import): TorchScript reads LinearClassifier's as types
 import inspect
 import math
 from collections.abc import Callable, Mapping
@@ -87,7 +86,6 @@ class LinearClassifier:
 
     head_hidden_size: int
     num_classes: int
-    head: nn.Module
     global_pool: str = 'avg'
 
     def _classifier(self, num_classes: int) -> nn.Module:

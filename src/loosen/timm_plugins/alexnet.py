@@ -9,8 +9,8 @@ torchvision does, so any input of at least 63x63 works (at 224 the map is 6x6 al
 and the pool is the identity). The release never calls its final ``fc``, so its
 4-class logits are four of the 2048 ReLU outputs; here ``head`` is the classifier.
 """
-from __future__ import annotations
-
+# annotations stay types (no __future__ import): torch.fx writes the forward's into the
+# code it generates, which TorchScript then compiles
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,7 +60,7 @@ class AlexNet(LinearClassifier, nn.Module):
         self.drop_rate = drop_rate
         self.global_pool = global_pool
         features: list[nn.Module] = []
-        self.feature_info: list[dict[str, Any]] = []  # the map before each max-pool, the last
+        self.feature_info = []  # the map before each max-pool, the last
         channels, reduction = in_chans, 1
         for kind, *args in layers:
             if kind == 'conv':

@@ -24,10 +24,9 @@ the decay ``gamma = 1 - 2 ** -(init_value + heads_range * head / heads)``; rotar
 here: ``rmt_t`` decomposes stages 1-2 as that release's RMT-T does (RMT-S: 1-3); a
 ``drop_rate`` dropout before the classifier (0 by default), as timm models have.
 """
-from __future__ import annotations
-
+# annotations stay types (no __future__ import): torch.fx writes the forward's into the
+# code it generates, which TorchScript then compiles
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +39,7 @@ from timm.layers import (
     trunc_normal_,
 )
 from timm.models import checkpoint
+from timm.models._features import feature_take_indices  # where timm keeps it
 from torch import nn
 
 from ..attention.gcsa import RELEASE_HEADS
@@ -47,6 +47,7 @@ from ._builder import ArchSpec, AttentionLayer, LinearClassifier, default_cfg, n
 from ._registry import register_arch
 
 Tensor = torch.Tensor
+RelPos = tuple[Tensor, Tensor, list[Tensor]]  # sin, cos, the decay masks (two per axis or one)
 
 
 class DWConv2d(nn.Module):
@@ -94,10 +95,11 @@ class RetNetRelPos2d(nn.Module):
         distance = (grid[:, None, :] - grid[None, :, :]).abs().sum(-1)
         return distance * self.decay[:, None, None]
 
-    def forward(self, h: int, w: int, decomposed: bool) -> tuple[Any, ...]:
-        """((sin, cos), (mask_h, mask_w)) when decomposed, else ((sin, cos), mask)."""
-        masks = (self.decay_1d(h), self.decay_1d(w)) if decomposed else self.decay_2d(h, w)
-        return self.rotary(h, w), masks
+    def forward(self, h: int, w: int, decomposed: bool) -> RelPos:
+        """(sin, cos, [mask_h, mask_w]) when decomposed, else (sin, cos, [mask])."""
+        masks = [self.decay_1d(h), self.decay_1d(w)] if decomposed else [self.decay_2d(h, w)]
+        sin, cos = self.rotary(h, w)
+        return sin, cos, masks
 
 
 @register_notrace_module  # unpacks the input's shape: one unit for torch.fx
@@ -120,27 +122,27 @@ class ManhattanSelfAttention(nn.Module):
         b, h, w, _ = t.shape
         return t.reshape(b, h, w, self.heads, -1).permute(0, 3, 1, 2, 4)
 
-    def forward(self, x: Tensor, rel_pos: tuple[Any, ...]) -> Tensor:
+    def forward(self, x: Tensor, rel_pos: RelPos) -> Tensor:
         b, h, w, c = x.shape
-        (sin, cos), mask = rel_pos
+        sin, cos, masks = rel_pos
         v = self.v_proj(x)  # (B, H, W, C)
         lepe = self.lepe(v)
         q = apply_rot_embed(self._heads(self.q_proj(x)), sin, cos)  # (B, n, H, W, d)
         k = apply_rot_embed(self._heads(self.k_proj(x) * self.scale), sin, cos)
         v = self._heads(v)  # (B, n, H, W, d)
         if self.decomposed:
-            mask_h, mask_w = mask
+            mask_h, mask_w = masks[0], masks[1]
             # along W: rows are independent, (B, H, n, W, d)
-            q_w, k_w, v_w = (t.transpose(1, 2) for t in (q, k, v))
+            q_w, k_w = q.transpose(1, 2), k.transpose(1, 2)
             attn = (q_w @ k_w.transpose(-1, -2) + mask_w).softmax(-1)  # (B, H, n, W, W)
-            v = attn @ v_w  # (B, H, n, W, d)
+            v = attn @ v.transpose(1, 2)  # (B, H, n, W, d)
             # along H: columns are independent, (B, W, n, H, d)
-            q_h, k_h = (t.permute(0, 3, 1, 2, 4) for t in (q, k))
+            q_h, k_h = q.permute(0, 3, 1, 2, 4), k.permute(0, 3, 1, 2, 4)
             attn = (q_h @ k_h.transpose(-1, -2) + mask_h).softmax(-1)  # (B, W, n, H, H)
             out = (attn @ v.permute(0, 3, 2, 1, 4)).permute(0, 3, 1, 2, 4)  # (B, H, W, n, d)
         else:
-            q, k, v = (t.flatten(2, 3) for t in (q, k, v))  # (B, n, H*W, d)
-            attn = (q @ k.transpose(-1, -2) + mask).softmax(-1)  # (B, n, H*W, H*W)
+            q, k, v = q.flatten(2, 3), k.flatten(2, 3), v.flatten(2, 3)  # (B, n, H*W, d)
+            attn = (q @ k.transpose(-1, -2) + masks[0]).softmax(-1)  # (B, n, H*W, H*W)
             out = (attn @ v).transpose(1, 2).reshape(b, h, w, self.heads, -1)
         return self.out_proj(out.reshape(b, h, w, c) + lepe)
 
@@ -180,7 +182,7 @@ class RetBlock(nn.Module):
         else:
             self.gamma_1 = self.gamma_2 = None
 
-    def forward(self, x: Tensor, rel_pos: tuple[Any, ...]) -> Tensor:
+    def forward(self, x: Tensor, rel_pos: RelPos) -> Tensor:
         x = x + self.pos(x)
         y = self.retention(self.retention_layer_norm(x), rel_pos)
         x = x + self.drop_path(y if self.gamma_1 is None else self.gamma_1 * y)
@@ -215,13 +217,18 @@ class BasicLayer(nn.Module):
         self.downsample = PatchMerging(dim, out_dim) if out_dim else None
         self.grad_checkpointing = False
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_blocks(self, x: Tensor) -> Tensor:
+        """The stage's map before the down-sampling: (B, H, W, C) -> (B, H, W, C)."""
         rel_pos = self.Relpos(x.shape[1], x.shape[2], self.decomposed)
         for block in self.blocks:
             if self.grad_checkpointing and not torch.jit.is_scripting():
                 x = checkpoint(block, x, rel_pos)  # recomputed in backward
             else:
                 x = block(x, rel_pos)
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.forward_blocks(x)
         return x if self.downsample is None else self.downsample(x)
 
 
@@ -290,6 +297,19 @@ class RMT(LinearClassifier, nn.Module):
         self.head = self._classifier(num_classes)
         self.apply(_init_weights)
         self.attention = attention_layer(projection)  # its own init
+        # features_only: each stage's map before its down-sampling, then the attended head map
+        self.feature_info = [
+            {'module': f'layers.{i}', 'num_chs': dim, 'reduction': 4 * 2 ** i}
+            for i, dim in enumerate(embed_dims)] + [
+            {'module': 'attention', 'num_chs': projection, 'reduction': 4 * 2 ** (stages - 1)}]
+
+    def forward_head_map(self, x: Tensor) -> Tensor:
+        """Projection, BN, the attention slot and swish on the last stage's map:
+        (B, H/32, W/32, C3) -> (B, 1024, H/32, W/32), 8x8 at 224 when resized for LA."""
+        x = self.norm(self.proj(x).permute(0, 3, 1, 2))  # (B, 1024, H/32, W/32)
+        if self.attention_multiple is not None:
+            x = resize_to_multiple(x, self.attention_multiple)
+        return self.act(self.attention(x))
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute every block in backward instead of keeping its activations."""
@@ -300,10 +320,34 @@ class RMT(LinearClassifier, nn.Module):
         x = self.patch_embed(x)  # (B, H/4, W/4, C0)
         for layer in self.layers:
             x = layer(x)  # ... (B, H/32, W/32, C3)
-        x = self.norm(self.proj(x).permute(0, 3, 1, 2))  # (B, 1024, H/32, W/32)
-        if self.attention_multiple:
-            x = resize_to_multiple(x, self.attention_multiple)
-        return self.act(self.attention(x))
+        return self.forward_head_map(x)
+
+    def forward_intermediates(self, x: Tensor, indices: int | list[int] | None = None,
+                              norm: bool = False, stop_early: bool = False,
+                              output_fmt: str = 'NCHW', intermediates_only: bool = False
+                              ) -> list[Tensor] | tuple[Tensor, list[Tensor]]:
+        """timm's feature API (``features_only=True`` uses it): the maps of ``feature_info``,
+        NCHW; index ``i`` < 4 is stage ``i`` before its down-sampling, 4 the attended head
+        map, which is also the final output. With ``intermediates_only`` it stops after the
+        last map asked for (``stop_early`` changes nothing else); ``norm`` is accepted for
+        timm's signature: no norm applies to the stage maps."""
+        if output_fmt != 'NCHW':
+            raise ValueError(f'RMT gives NCHW feature maps, not {output_fmt}')
+        take, last = feature_take_indices(len(self.feature_info), indices)
+        intermediates = []
+        x = self.patch_embed(x)  # (B, H/4, W/4, C0)
+        for i, layer in enumerate(self.layers):
+            x = layer.forward_blocks(x)  # (B, H/2^(i+2), W/2^(i+2), Ci)
+            if i in take:
+                intermediates.append(x.permute(0, 3, 1, 2))
+            if intermediates_only and i == last:
+                return intermediates
+            if layer.downsample is not None:
+                x = layer.downsample(x)
+        x = self.forward_head_map(x)
+        if last == len(self.layers):
+            intermediates.append(x)
+        return intermediates if intermediates_only else (x, intermediates)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         if not self.global_pool:  # the map itself (timm: reset_classifier(0, ''))
@@ -329,13 +373,15 @@ def _init_weights(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
+RMT_FEATURES = {'feature_cls': 'getter', 'out_indices': (0, 1, 2, 3, 4)}
 RMT_CFG = default_cfg(first_conv='patch_embed.proj.0', classifier='head',
                       interpolation='bicubic', crop_pct=0.9, pool_size=(7, 7),
                       min_input_size=(3, 32, 32),
                       paper_name='RMT: Retentive Networks Meet Vision Transformers')
 SPOT = ('after the 1024-d projection + BN on the last feature map, 32 heads; for LA the map '
         'is resized bilinearly to 8x8 first')
-RMT_RELEASE = dict(paper_attention={'la': {'heads': 32}, 'gcsa': {'heads': RELEASE_HEADS['rmt']}},
+RMT_RELEASE = dict(feature_cfg=RMT_FEATURES,
+                   paper_attention={'la': {'heads': 32}, 'gcsa': {'heads': RELEASE_HEADS['rmt']}},
                    paper_model={'la': {'attention_multiple': 2}},
                    paper_cfg={'la': {'pool_size': (8, 8)}})
 

@@ -25,7 +25,7 @@ from timm.data import (
     IMAGENET_INCEPTION_MEAN,
     IMAGENET_INCEPTION_STD,
 )
-from timm.layers import register_notrace_function
+from timm.layers import register_notrace_function, resample_abs_pos_embed
 from timm.models import checkpoint
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
@@ -33,30 +33,18 @@ from torch import nn
 from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention, release_options
 from ._registry import register_arch
 
-
-# shape arithmetic on the input: each function is one call for torch.fx
-@register_notrace_function
-def patch_grid(x: torch.Tensor, fixed: tuple[int, int]) -> tuple[int, int]:
-    """The patch grid of ``patch_embed``'s output: (H/16, W/16) of a map, else ``fixed``."""
-    return (x.shape[1], x.shape[2]) if x.dim() == 4 else fixed
+# timm resamples the position embedding to the input's patch grid (dynamic_img_size) after a
+# size check in Python: one call for torch.fx, as timm's own shape functions are
+register_notrace_function(resample_abs_pos_embed)
 
 
-@register_notrace_function
-def split_patch_grid(x: torch.Tensor, grid: tuple[int, int]
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+@register_notrace_function  # shape arithmetic on the input: one call for torch.fx
+def split_patch_grid(x: torch.Tensor, grid: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, prefix + H*W, C) tokens -> the prefix (B, P, C) and the patches as (B, C, H, W)."""
     b, n, c = x.shape
-    h, w = grid
+    h, w = grid[0], grid[1]
     prefix, patches = x[:, :n - h * w], x[:, n - h * w:]  # (B, P, C), (B, H*W, C)
     return prefix, patches.transpose(1, 2).reshape(b, c, h, w)
-
-
-def attend_patch_grid(attention: nn.Module, x: torch.Tensor,
-                      grid: tuple[int, int]) -> torch.Tensor:
-    """Apply a (B, C, H, W) module to the patch tokens of ``x`` (B, prefix + H*W, C)."""
-    prefix, maps = split_patch_grid(x, grid)
-    patches = attention(maps).flatten(2).transpose(1, 2)  # (B, H*W, C)
-    return torch.cat([prefix, patches], 1)
 
 
 class GridBlock(Block):
@@ -68,14 +56,20 @@ class GridBlock(Block):
         super().__init__(dim, *args, **kwargs)
         self.grid_attn = attention_layer(dim)
 
-    def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None,
+    def attend_grid(self, x: torch.Tensor, grid: list[int]) -> torch.Tensor:
+        """``grid_attn``, a (B, C, H, W) module, on the patch tokens of ``x`` (B, P + H*W, C)."""
+        prefix, maps = split_patch_grid(x, grid)
+        patches = self.grid_attn(maps).flatten(2).transpose(1, 2)  # (B, H*W, C)
+        return torch.cat([prefix, patches], 1)
+
+    def forward(self, x: torch.Tensor, grid: list[int] | None = None,
                 attn_mask: torch.Tensor | None = None, is_causal: bool = False) -> torch.Tensor:
         gated = x
         if not isinstance(self.grid_attn, nn.Identity):
             if grid is None:
                 raise ValueError('this block attends over the patch grid and needs its size; '
                                  'run the model through forward() or forward_features()')
-            gated = attend_patch_grid(self.grid_attn, x, grid)
+            gated = self.attend_grid(x, grid)
         branch = self.attn(self.norm1(gated), attn_mask=attn_mask, is_causal=is_causal)
         x = x + self.drop_path1(self.ls1(branch))
         return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
@@ -96,7 +90,7 @@ class GridViT(VisionTransformer):
     def forward_features(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None,
                          is_causal: bool = False) -> torch.Tensor:
         x = self.patch_embed(x)  # (B, H/16, W/16, C) with dynamic_img_size, else (B, N, C)
-        grid = patch_grid(x, self.patch_embed.grid_size)
+        grid = x.shape[1:3] if self.dynamic_img_size else list(self.patch_embed.grid_size)
         x = self.norm_pre(self.patch_drop(self._pos_embed(x)))  # (B, 1 + H*W/256, C)
         for block in self.blocks:
             if self.grad_checkpointing and not torch.jit.is_scripting():
