@@ -70,3 +70,12 @@ def test_bench_clock_reads_cpu_time_with_one_thread():
         assert bench_clock() is time.perf_counter
     finally:
         torch.set_num_threads(threads)
+
+
+def test_channels_last_inputs_are_named_in_the_report():
+    from loosen.bench.la import bench_shape, format_report
+
+    report = bench_shape((2, 32, 6, 6), 16, rounds=1, budget=1.0, compile_la=False,
+                         channels_last=True)
+    assert report.channels_last and all(r.forward_ms > 0 for r in report.rows)
+    assert '## input 2x32x6x6, channels-last, 16 heads' in format_report([report], 1)

@@ -63,6 +63,7 @@ class ShapeReport:
     heads: int
     rows: list[Row]
     targets: list[tuple[str, float, bool]] = field(default_factory=list)
+    channels_last: bool = False
 
     def row(self, name: str) -> Row:
         return next(r for r in self.rows if r.name == name)
@@ -104,11 +105,13 @@ def contenders(channels: int, heads: int, compile_la: bool) -> dict[str, nn.Modu
 
 
 def bench_shape(shape: tuple[int, ...], heads: int, rounds: int, budget: float,
-                compile_la: bool) -> ShapeReport:
-    """Time every contender at ``shape`` on one input tensor and one output gradient."""
+                compile_la: bool, channels_last: bool = False) -> ShapeReport:
+    """Time every contender at ``shape`` on one input tensor and one output gradient,
+    both in ``channels_last`` memory format when asked (as ViT's token grid is)."""
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(shape, generator=gen).requires_grad_(True)
-    grad = torch.randn(shape, generator=gen)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(shape, generator=gen).contiguous(memory_format=layout).requires_grad_(True)
+    grad = torch.randn(shape, generator=gen).contiguous(memory_format=layout)
     found = contenders(shape[1], heads, compile_la)
     for name, module in found.items():  # compile (both graphs) before any timing
         if name != REFERENCE:
@@ -125,7 +128,7 @@ def bench_shape(shape: tuple[int, ...], heads: int, rounds: int, budget: float,
         peak = None if name == REFERENCE else peak_bytes(training_call(module, x, grad)) / 2**20
         rows.append(Row(name, forward[name].ms, train[name].ms, kept / 2**20, peak,
                         min(forward[name].rounds, train[name].rounds)))
-    report = ShapeReport(tuple(shape), heads, rows)
+    report = ShapeReport(tuple(shape), heads, rows, channels_last=channels_last)
     report.targets = check_targets(forward, train, shape[2] * shape[3] <= SMALL_MAP)
     return report
 
@@ -164,7 +167,8 @@ def format_report(reports: Sequence[ShapeReport], threads: int) -> str:
     for rep in reports:
         la = rep.row('LA')
         x_mb = torch.Size(rep.shape).numel() * 4 / 2**20
-        lines += [f'## input {"x".join(map(str, rep.shape))}, {rep.heads} heads '
+        layout = ', channels-last' if rep.channels_last else ''
+        lines += [f'## input {"x".join(map(str, rep.shape))}{layout}, {rep.heads} heads '
                   f'(x is {x_mb:.1f} MB)', '',
                   '| module | forward ms | fwd+bwd ms | forward vs LA | fwd+bwd vs LA '
                   '| kept MB | peak MB | rounds |',
@@ -290,7 +294,8 @@ def run(args: argparse.Namespace) -> int:
     reports = []
     for shape, heads in cases:
         print(f'timing LA at {"x".join(map(str, shape))}, {heads} heads ...', flush=True)
-        reports.append(bench_shape(shape, heads, args.rounds, args.budget, args.compile))
+        reports.append(bench_shape(shape, heads, args.rounds, args.budget, args.compile,
+                                   args.channels_last))
     text = format_report(reports, torch.get_num_threads())
     latency = latency_targets(args.latency_archs, args.rounds, args.budget)
     if latency:
@@ -325,6 +330,8 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
                    help='seconds a slow contender may take in all (default: 120)')
     p.add_argument('--threads', type=int, default=0, help='torch threads (default: all)')
     p.add_argument('--compile', action='store_true', help='also time LA under torch.compile')
+    p.add_argument('--channels-last', action='store_true',
+                   help='inputs in channels-last memory format (as ViT hands LA its grid)')
     p.add_argument('--latency-archs', nargs='*', default=list_archs(), metavar='ARCH',
                    help='backbones whose LA-over-plain latency targets are checked at batch 1 '
                         'and 8 (default: all; none: give the flag alone)')
