@@ -10,8 +10,9 @@ from __future__ import annotations
 import ctypes
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -61,6 +62,7 @@ def training_call(module: nn.Module, x: torch.Tensor,
 
 
 Clock = Callable[[], float]
+K = TypeVar('K', bound=Hashable)  # what names the contenders
 
 
 def bench_clock() -> Clock:
@@ -76,9 +78,9 @@ def _per_call(fn: Callable[[], object], number: int, clock: Clock = time.perf_co
     return (clock() - start) / number
 
 
-def measure(contenders: Mapping[str, Callable[[], object]], *, rounds: int = 7,
+def measure(contenders: Mapping[K, Callable[[], object]], *, rounds: int = 7,
             block: float = 0.1, budget: float = 120.0,
-            clock: Clock = time.perf_counter) -> dict[str, Timing]:
+            clock: Clock = time.perf_counter, warm: Collection[K] = ()) -> dict[K, Timing]:
     """Time every contender interleaved: ``rounds`` rounds, each a block of ~``block`` s.
 
     Each contender is warmed up and its calls per block set from the fastest of a
@@ -87,7 +89,11 @@ def measure(contenders: Mapping[str, Callable[[], object]], *, rounds: int = 7,
     neighbour. A contender slower than ``block`` per call keeps its first call as
     a sample, and gets only the rounds that fit in ``budget`` seconds, so a slow
     reference does not stall the benchmark. ``clock`` reads seconds (see ``bench_clock``).
+    The contenders named in ``warm`` are first called once, untimed: a compiled model
+    compiles on its first call at each input size, which must not become a sample.
     """
+    for name in warm:
+        contenders[name]()
     first = {name: _per_call(fn, 1, clock) for name, fn in contenders.items()}
     typical = {name: t if t > block else min(_per_call(contenders[name], 1, clock)
                                              for _ in range(3))
