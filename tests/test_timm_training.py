@@ -29,9 +29,9 @@ from yolo_helpers import offline_env
 ARCHS = sorted(TINY)
 PYRAMIDS = [a for a in ARCHS if not a.startswith('vit')]  # the CNNs and RMT
 SIZE = 64  # AlexNet's smallest input is 63
-# the smallest models of each family that torch.compile builds (a few seconds each when
-# inductor's cache under /tmp is warm, a minute or more cold)
-COMPILED = ['vit_tiny_la']  # inductor, cold: ~1 min a model here; LA in every block
+# what --torchcompile builds with inductor: a few seconds when its cache under /tmp is
+# warm, a minute or more cold; ViT has LA in every block (test_la compiles alexnet_la)
+COMPILED = ['vit_tiny_la']
 
 # what timm's train.py does with those flags, cut to the steps they change
 UPSTREAM_TRAIN = '''
