@@ -113,9 +113,10 @@ def confusion_figure(matrix: np.ndarray, classes: list[str], title: str) -> Figu
     class's count (recall on the diagonal), each with its labelled colour bar."""
     rows = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
     fig = Figure(figsize=(12, 4.8), layout='constrained')
-    for ax, values, fmt, name in zip(fig.subplots(1, 2), (matrix, rows), ('d', '.2f'),
-                                     ('images', 'share of the true class'), strict=True):
-        sns.heatmap(values, annot=True, fmt=fmt, cmap='Blues', square=True,
+    for ax, values, fmt, name, top in zip(fig.subplots(1, 2), (matrix, rows), ('d', '.2f'),
+                                          ('images', 'share of the true class'),
+                                          (None, 1), strict=True):
+        sns.heatmap(values, annot=True, fmt=fmt, cmap='Blues', square=True, vmin=0, vmax=top,
                     xticklabels=classes, yticklabels=classes, ax=ax,
                     cbar_kws={'label': name, 'shrink': 0.8})
         ax.set_xlabel('predicted class')
