@@ -18,10 +18,38 @@ from .regimes import subset_info
 from .summary import CONFIDENCE, collect, gains, ranking, seed_stats
 
 
+def metric_names(spec: GridSpec) -> dict[str, str]:
+    """What each arch's score is: 'accuracy', or 'mAP50' for the YOLOv5 cells."""
+    detection = {c.arch for c in spec.cells() if c.detection}
+    return {arch: 'mAP50' if arch in detection else 'accuracy' for arch in spec.archs}
+
+
 def score_name(spec: GridSpec) -> str:
-    """What a cell's score is, as the paper's Figure 2 plots it."""
-    detection = any(c.detection for c in spec.cells())
-    return 'test accuracy in %' + (' (YOLOv5: mAP@0.5 in %)' if detection else '')
+    """What a cell's score is, and on which split, as the paper's Figure 2 plots it."""
+    detection = 'mAP50' in metric_names(spec).values()
+    return (f'accuracy on {spec.test_split}/ in %'
+            + (" (YOLOv5: mAP@0.5 on its dataset's val/, in %)" if detection else ''))
+
+
+def score_label(spec: GridSpec) -> str:
+    """The score's short name, for an axis or a colour bar."""
+    detection = 'mAP50' in metric_names(spec).values()
+    return f'accuracy on {spec.test_split}/' + (' or mAP50' if detection else '')
+
+
+def module_order(spec: GridSpec) -> list[str]:
+    """The modules in the order of every table, legend and colour: ``plain`` first."""
+    return [BASELINE, *[a for a in spec.attentions if a != BASELINE]]
+
+
+def data_name(spec: GridSpec) -> str:
+    return 'synthetic aurora' if spec.data == 'synthetic' else Path(spec.data).name
+
+
+def figure_title(spec: GridSpec, what: str) -> str:
+    """A figure's title: what it shows, the score and its split, the data and the models."""
+    return (f'{what}: {score_label(spec)} (%), {data_name(spec)}\n{len(spec.archs)} backbones x '
+            f'{len(spec.attentions)} attention modules ({spec.preset} preset)')
 
 
 def _table(frame: pd.DataFrame, floatfmt: str = '.2f') -> str:
@@ -74,15 +102,14 @@ def write_outputs(spec: GridSpec, header: str) -> pd.DataFrame:
     frame = collect(spec)
     frame.to_csv(out / 'results.csv', index=False, float_format='%.6g')
     stats, gain = seed_stats(frame), gains(frame)
-    archs, attentions = spec.archs, [BASELINE, *[a for a in spec.attentions if a != BASELINE]]
+    archs, attentions = spec.archs, module_order(spec)
     lines = [header, '']
     failed = frame[frame['status'] == 'failed'] if not frame.empty else frame
     lines.append(f'**Cells:** {len(frame) - len(failed)} done, {len(failed)} failed, '
                  f'{len(spec.cells()) - len(frame)} not run, of {len(spec.cells())}, '
                  f'{frame["wall_seconds"].sum() / 60 if len(frame) else 0:.0f} min of cell time '
                  'in all (sum over cells). '
-                 f'**Score:** {score_name(spec)}, on the {spec.test_split}/ split, of the '
-                 'model after the last epoch.')
+                 f'**Score:** {score_name(spec)}, of the model after the last epoch.')
     for row in failed.itertuples():
         lines.append(f'- failed: `{row.key}`: {row.error}')
     lines += ['', '## Training subsets', '']
@@ -127,17 +154,12 @@ def write_outputs(spec: GridSpec, header: str) -> pd.DataFrame:
         lines += ['', 'Ranking (mean rank over backbones, 1 = best):', '',
                   _table(ranks[['attention', 'mean_rank', 'mean_score']]),
                   '', f'![radar {size}](radar_{size}.png)']
-        present = [a for a in archs if a in set(stats[stats['size'] == size]['arch'])]
-        radar = radar_data(stats[stats['size'] == size], present, attentions)
-        caption = radar_caption(spec, stats[stats['size'] == size], size)
-        _save(radar_figure(radar, f'{size} training images', caption), out / f'radar_{size}.png')
     verdict = _noise_line(gain, _seeds(stats) if len(stats) else '0')
     lines += ['', '## Which differences are real', '', verdict, '']
-    if not stats.empty:
-        _save(heatmap_figure(stats, archs, attentions), out / 'heatmap.png')
+    written = {path.name for path in write_figures(spec, frame)}
+    if 'heatmap.png' in written:
         lines.append('![mean score per backbone and module](heatmap.png)')
-    if not gain.empty:
-        _save(gain_figure(gain, archs, attentions), out / 'gain.png')
+    if 'gain.png' in written:
         lines.append('![gain over plain](gain.png)')
     (out / 'report.md').write_text('\n'.join(lines) + '\n')
     return frame
@@ -150,11 +172,40 @@ def _seeds(stats: pd.DataFrame) -> str:
 
 
 def radar_caption(spec: GridSpec, stats: pd.DataFrame, size: int) -> str:
-    return (f'{score_name(spec).capitalize()} on {spec.test_split}/, mean over '
-            f'{_seeds(stats)} seed(s), after {size} training images. Each axis has its own '
-            'scale, [low, high] under its name (centre side to rim); the number at each vertex '
-            'is the value.')
+    return (f'Vertices: {score_name(spec)} of the model after the last epoch, trained on '
+            f'{size} images, mean over {_seeds(stats)} seed(s); whiskers: ± 1 std over '
+            'seeds; beside each axis: mean ± std per module.')
 
 
-def _save(fig: Figure, path: Path) -> None:
-    fig.savefig(path, dpi=110)
+def grid_figures(spec: GridSpec, frame: pd.DataFrame, common_scale: bool = False
+                 ) -> dict[str, Figure]:
+    """``radar_<size>.png``, ``heatmap.png`` and ``gain.png`` of the grid's rows, by file
+    name; ``common_scale``: one scale for every radar axis."""
+    stats, gain = seed_stats(frame), gains(frame)
+    archs, attentions = spec.archs, module_order(spec)
+    figures = {}
+    for size in spec.train_sizes:
+        part = stats[stats['size'] == size] if not stats.empty else stats
+        if part.empty:
+            continue
+        present = [a for a in archs if a in set(part['arch'])]
+        radar = radar_data(part, present, attentions, metric_names(spec), common_scale)
+        figures[f'radar_{size}.png'] = radar_figure(
+            radar, figure_title(spec, f'{size} training images'), radar_caption(spec, part, size))
+    if not stats.empty:
+        figures['heatmap.png'] = heatmap_figure(stats, archs, attentions, figure_title(
+            spec, 'Mean score'), score_label(spec))
+    if not gain.empty:
+        figures['gain.png'] = gain_figure(gain, archs, attentions, figure_title(
+            spec, 'Gain over plain'), score_label(spec))
+    return figures
+
+
+def write_figures(spec: GridSpec, frame: pd.DataFrame, common_scale: bool = False
+                  ) -> list[Path]:
+    """``grid_figures`` saved in the grid's folder; returns the files written."""
+    written = []
+    for name, fig in grid_figures(spec, frame, common_scale).items():
+        fig.savefig(spec.root / name, dpi=110)
+        written.append(spec.root / name)
+    return written

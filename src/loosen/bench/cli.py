@@ -14,6 +14,7 @@ BENCHES: dict[str, str] = {
     'pipeline': 'loosen.bench.pipeline',
     'yolo': 'loosen.bench.yolo',
     'accuracy': 'loosen.bench.accuracy',
+    'accuracy-plots': 'loosen.bench.accuracy_plots',
 }
 
 

@@ -20,11 +20,14 @@ from typing import Any
 
 import numpy as np
 import seaborn as sns
+import yaml
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .metrics import confusion, per_class_report
 
 LOGGER = 'loosen.engine'
+CURVE_NAMES = {'loss': 'loss', 'accuracy': 'accuracy', 'macro_f1': 'macro-F1'}
 
 
 @contextlib.contextmanager
@@ -65,38 +68,63 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def run_title(run_dir: Path) -> str:
+    """What a training run is, from its ``config.yaml``: the model and the data's folder."""
+    path = run_dir / 'config.yaml'
+    if not path.is_file():
+        return run_dir.name
+    config = yaml.safe_load(path.read_text())
+    folder = config.get('data_root') or config.get('train_dir')
+    data = (Path(folder).name if folder else 'synthetic aurora' if config['data'] == 'synthetic'
+            else config['data'])
+    return f'{config["model"]} on {data}'
+
+
 def plot_curves(history: Sequence[Mapping[str, float]], path: Path) -> None:
-    """Loss (train and val) and accuracy (train, val, val macro-F1) against epoch."""
+    """``curves_figure`` saved at ``path``, titled by the run's model and data (its
+    ``config.yaml`` beside ``path``)."""
+    curves_figure(history, run_title(path.parent)).savefig(path, dpi=110)
+
+
+def curves_figure(history: Sequence[Mapping[str, float]], run: str) -> Figure:
+    """Loss (train and val) and accuracy (train, val, val macro-F1) against whole epochs."""
     epochs = [row['epoch'] for row in history]
-    fig = Figure(figsize=(10, 4), layout='constrained')
+    fig = Figure(figsize=(10, 4.3), layout='constrained')
     loss, acc = fig.subplots(1, 2)
-    for ax, keys, title in ((loss, ('train_loss', 'val_loss'), 'loss'),
+    for ax, keys, title in ((loss, ('train_loss', 'val_loss'), 'loss (cross-entropy)'),
                             (acc, ('train_accuracy', 'val_accuracy', 'val_macro_f1'),
-                             'accuracy')):
+                             'accuracy and macro-F1')):
         for key in keys:
+            split, metric = key.split('_', 1)
             ax.plot(epochs, [row[key] for row in history], marker='o', ms=3,
-                    label=key.replace('_', ' '))
+                    label=f'{CURVE_NAMES[metric]} on {split}/')
         ax.set_xlabel('epoch')
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend()
     acc.set_ylim(0, 1)
-    fig.savefig(path, dpi=110)
+    fig.suptitle(f'Training curves: {run}')
+    return fig
 
 
-def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path) -> None:
-    """Two heatmaps: counts, and each row divided by its class's count (recall on the
-    diagonal)."""
+def confusion_figure(matrix: np.ndarray, classes: list[str], title: str) -> Figure:
+    """Two heatmaps under ``title`` (model and split): counts, and each row divided by its
+    class's count (recall on the diagonal), each with its labelled colour bar."""
     rows = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
-    fig = Figure(figsize=(11, 4.6), layout='constrained')
-    for ax, values, fmt, title in zip(fig.subplots(1, 2), (matrix, rows), ('d', '.2f'),
-                                      ('counts', 'row-normalised (recall)'), strict=True):
-        sns.heatmap(values, annot=True, fmt=fmt, cmap='Blues', cbar=False, square=True,
-                    xticklabels=classes, yticklabels=classes, ax=ax)
-        ax.set_xlabel('predicted')
-        ax.set_ylabel('true')
-        ax.set_title(title)
-    fig.savefig(path, dpi=110)
+    fig = Figure(figsize=(12, 4.8), layout='constrained')
+    for ax, values, fmt, name, top in zip(fig.subplots(1, 2), (matrix, rows), ('d', '.2f'),
+                                          ('images', 'share of the true class'),
+                                          (None, 1), strict=True):
+        sns.heatmap(values, annot=True, fmt=fmt, cmap='Blues', square=True, vmin=0, vmax=top,
+                    xticklabels=classes, yticklabels=classes, ax=ax,
+                    cbar_kws={'label': name, 'shrink': 0.8})
+        ax.set_xlabel('predicted class')
+        ax.set_ylabel('true class')
+        ax.tick_params(axis='y', labelrotation=0)
+        ax.set_title('counts' if fmt == 'd' else 'row-normalised (recall on the diagonal)')
+    fig.suptitle(f'Confusion matrix: {title}')
+    return fig
 
 
 def prediction_rows(ids: Sequence[str], probs: np.ndarray, classes: list[str],
@@ -120,7 +148,9 @@ def write_test_reports(out: Path, classes: list[str], ids: Sequence[str],
     write_rows(out / 'confusion_matrix.csv',
                [{'true': c, **{p: int(n) for p, n in zip(classes, row, strict=True)}}
                 for c, row in zip(classes, matrix, strict=True)])
-    plot_confusion(matrix, classes, out / 'confusion_matrix.png')
+    confusion_figure(matrix, classes, f'{metrics["model"]} on {metrics["split"]}/ '
+                     f'({len(targets)} images, accuracy {metrics["accuracy"]:.3f})'
+                     ).savefig(out / 'confusion_matrix.png', dpi=110)
     rows = prediction_rows(ids, probs, classes, targets)
     write_rows(out / 'predictions.csv', rows)
     wrong = sorted((r for r in rows if not r['correct']), key=lambda r: -r['confidence'])

@@ -22,6 +22,7 @@ CAMS: dict[str, str] = {  # method -> pytorch_grad_cam class
     'eigencam': 'EigenCAM',          # no class: the activations' first principal component
     'layercam': 'LayerCAM',          # positive gradients weight each location separately
 }
+CLASS_FREE = ('eigencam',)  # maps that are the same whatever class is asked for
 SCORECAM_BATCH = 64  # masked inputs per forward pass (the package's default is 16)
 
 

@@ -33,16 +33,15 @@ def run_explain(args: argparse.Namespace) -> int:
     for method in methods:
         get_method(method)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    model, classes, items = files.load(args.checkpoint, args.images, methods, args.layer,
-                                       device)
-    target = files.resolve_class(args.target_class, classes)
-    files.run(model, classes, items, methods, target, args.layer, args.batch_size)
+    batch = files.load(args.checkpoint, args.images, methods, args.layer, device)
+    target = files.resolve_class(args.target_class, batch.classes)
+    files.run(batch, methods, target, args.layer, args.batch_size)
     out = Path(args.out)
-    files.write(out, items, methods, args.mask_fov, args.summary)
-    print(f'explained {len(items)} images with {", ".join(methods)}: figures, grid.png and '
-          f'.npy maps in {out}')
+    files.write(out, batch, methods, args.mask_fov, args.summary)
+    print(f'explained {len(batch.items)} images with {", ".join(methods)}: figures, grid.png '
+          f'and .npy maps in {out}')
     if args.mask_fov or args.summary:
-        for row in files.summary_rows(items):
+        for row in files.summary_rows(batch.items):
             print(f'  {row["class"]:>10} {row["method"]:>9}: {row["images"]} images, '
                   f'{_shares(row)}')
     return 0

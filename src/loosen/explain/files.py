@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
 from ..data import open_image
@@ -24,7 +25,7 @@ from ..engine.test import restore_model
 from ..errors import LoosenError
 from .cams import CAMS
 from .figures import plot_maps, save
-from .maps import check_method, explain
+from .maps import check_method, explain, get_method
 from .regions import fov_mask, mass_share, synthetic_frame
 from .targets import cam_target
 
@@ -51,15 +52,56 @@ class Explained:
         true = f', true {self.true}' if self.true else ''
         return f'{self.name}\npredicted {self.predicted} ({self.probability:.2f}{true})'
 
-    def note(self, method: str) -> str:
+    def note(self, method: str, reading: Reading, shares: bool) -> str:
+        """The lines under a map panel's method: the class it explains, where it reads the
+        model and, with ``shares``, where its mass lies."""
+        explained = ('no class: the same map for every class' if not reading.by_class
+                     else f'class {reading.target} (asked)' if reading.target
+                     else f'class {self.predicted} (predicted)')
+        lines = [explained, reading.where]
         s = self.shares.get(method)
-        if not s:
-            return ''
-        if np.isnan(s['fov_share']):
-            return 'flat map'
-        text = f'FOV {s["fov_share"]:.0%}'
-        if 'structure_share' in s:
-            text += f', structure {s["structure_share"]:.0%} (area {s["structure_area"]:.0%})'
+        if shares and s:
+            text = 'flat map' if np.isnan(s['fov_share']) else f'FOV {s["fov_share"]:.0%}'
+            if 'structure_share' in s and not np.isnan(s['fov_share']):
+                text += (f', structure {s["structure_share"]:.0%} '
+                         f'(area {s["structure_area"]:.0%})')
+            lines.append(text)
+        return '\n'.join(lines)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one method's maps show, the same for every image of a run."""
+
+    where: str            # the layer or LA module(s) the maps are read at
+    by_class: bool        # whether the map depends on the class explained
+    target: str | None    # the class asked for; None: each image's predicted class
+
+
+@dataclass
+class Batch:
+    """A model and the images it explains: what ``load`` reads and ``run`` fills in."""
+
+    model: nn.Module
+    name: str                 # the checkpoint's model name, e.g. 'alexnet_la'
+    classes: list[str]
+    items: list[Explained]
+    source: str               # the images, as the user named them
+    readings: dict[str, Reading] = field(default_factory=dict)   # method -> its maps' reading
+
+    def title(self) -> str:
+        return (f'Where {self.name} looks: {", ".join(self.readings)} on {len(self.items)} '
+                f'image(s) from {self.source}')
+
+    def legend(self) -> str:
+        """What the mass shares under the map panels are."""
+        fov = self.items[0].shares[next(iter(self.readings))]['fov_area']
+        text = (f"FOV: the share of the map's mass (the map less its minimum) inside the "
+                f"camera's circle, which is {fov:.0%} of the frame.")
+        if any('structure_share' in s for item in self.items for s in item.shares.values()):
+            text += (" Structure: the share inside the structure that makes a synthetic "
+                     "frame's class; area: that structure's share of the frame (a map that "
+                     "ignores a region puts about its area share there).")
         return text
 
 
@@ -83,7 +125,7 @@ def _true_class(path: Path, classes: Sequence[str]) -> str | None:
 
 
 def load(checkpoint_path: str, paths: Sequence[str], methods: Sequence[str],
-         layer: str | None, device: str) -> tuple[nn.Module, list[str], list[Explained]]:
+         layer: str | None, device: str) -> Batch:
     """The checkpoint's model and classes, and every image decoded; checks the methods and
     the layer against the model."""
     checkpoint = load_checkpoint(checkpoint_path)
@@ -99,12 +141,14 @@ def load(checkpoint_path: str, paths: Sequence[str], methods: Sequence[str],
     classes = list(checkpoint['classes'])
     items = [Explained(path, transform(shrink(open_image(path), data_cfg['decode_side'])),
                        _true_class(path, classes)) for path in files]
-    return model, classes, items
+    return Batch(model, str(checkpoint['model']), classes, items, ', '.join(map(str, paths)))
 
 
-def run(model: nn.Module, classes: Sequence[str], items: list[Explained],
-        methods: Sequence[str], target: int | None, layer: str | None, batch_size: int) -> None:
-    """Predict every item and fill in its maps and mass shares."""
+def run(batch: Batch, methods: Sequence[str], target: int | None, layer: str | None,
+        batch_size: int) -> None:
+    """Predict every item and fill in its maps and mass shares, and what each method's maps
+    show."""
+    model, classes, items = batch.model, batch.classes, batch.items
     device = next(model.parameters()).device
     images = torch.stack([item.image for item in items])
     with torch.no_grad():
@@ -118,6 +162,10 @@ def run(model: nn.Module, classes: Sequence[str], items: list[Explained],
     structures = [(frame.structure(*size) if (frame := synthetic_frame(item.path)) else None)
                   for item in items]
     for method in methods:
+        found = get_method(method)
+        batch.readings[method] = Reading(found.where(model, layer, tuple(size)),
+                                         found.by_class,
+                                         None if target is None else classes[target])
         maps = explain(model, images, method, target, layer, batch_size)
         fov_share = mass_share(maps, fov)
         for i, item in enumerate(items):
@@ -154,25 +202,31 @@ def summary_rows(items: Sequence[Explained]) -> list[dict[str, object]]:
     return rows
 
 
-def write(out: Path, items: Sequence[Explained], methods: Sequence[str], mask_fov: bool,
+def sheet(batch: Batch, items: Sequence[Explained], methods: Sequence[str],
+          mask_fov: bool) -> Figure:
+    """The figure of ``items``: a row per image, its input and its maps, titled by the
+    model and the images, with the shares' legend under it when ``mask_fov``."""
+    return plot_maps(torch.stack([item.image for item in items]),
+                     {m: np.stack([item.maps[m] for item in items]) for m in methods},
+                     [item.title() for item in items],
+                     {m: [item.note(m, batch.readings[m], mask_fov) for item in items]
+                      for m in methods}, mask_fov, batch.title(),
+                     batch.legend() if mask_fov else None)
+
+
+def write(out: Path, batch: Batch, methods: Sequence[str], mask_fov: bool,
           summary: bool) -> list[Path]:
     """Per image a figure and its raw maps, the batch's grid, and the share tables."""
     out.mkdir(parents=True, exist_ok=True)
+    items = batch.items
     written = []
     for i, item in enumerate(items):
         stem = f'{i:03d}_{item.name}'
         for method in methods:
             np.save(out / f'{stem}.{method}.npy', item.maps[method])
-        save(plot_maps(item.image, {m: item.maps[m] for m in methods}, [item.title()],
-                       {m: [item.note(m)] for m in methods} if mask_fov else None, mask_fov),
-             str(out / f'{stem}.png'))
+        save(sheet(batch, [item], methods, mask_fov), str(out / f'{stem}.png'))
         written.append(out / f'{stem}.png')
-    shown = items[:GRID_ROWS]
-    save(plot_maps(torch.stack([item.image for item in shown]),
-                   {m: np.stack([item.maps[m] for item in shown]) for m in methods},
-                   [item.title() for item in shown],
-                   {m: [item.note(m) for item in shown] for m in methods} if mask_fov else None,
-                   mask_fov), str(out / 'grid.png'))
+    save(sheet(batch, items[:GRID_ROWS], methods, mask_fov), str(out / 'grid.png'))
     written.append(out / 'grid.png')
     if mask_fov or summary:
         write_rows(out / 'shares.csv', share_rows(items))

@@ -14,18 +14,24 @@ import torch
 from torch import nn
 
 from ..errors import LoosenError, unknown_name
-from .cams import CAMS, cam_maps
+from .cams import CAMS, CLASS_FREE, cam_maps
 from .la_maps import la_maps, la_modules
+from .targets import cam_target
 
 # (model, images (B, 3, H, W), classes or None, layer or None) -> (B, H, W)
 MapFn = Callable[[nn.Module, torch.Tensor, Sequence[int] | None, str | None], np.ndarray]
+# (model, layer or None, input size (H, W)) -> the module(s) the map is read at, in words
+WhereFn = Callable[[nn.Module, str | None, tuple[int, int]], str]
 
 
 @dataclass(frozen=True)
 class Method:
     name: str
     run: MapFn
+    where: WhereFn
+    scale: str               # what the map's values are: a colour bar's label
     needs_la: bool = False   # only models with an LA module have this map
+    by_class: bool = True    # the map depends on the class explained
 
 
 def _la(model: nn.Module, images: torch.Tensor, classes: Sequence[int] | None,
@@ -33,13 +39,25 @@ def _la(model: nn.Module, images: torch.Tensor, classes: Sequence[int] | None,
     return la_maps(model, images).cpu().numpy()
 
 
+def _la_where(model: nn.Module, layer: str | None, size: tuple[int, int]) -> str:
+    names = list(la_modules(model))
+    return (f'LA module {names[0]}' if len(names) == 1
+            else f'mean of {len(names)} LA modules ({names[0]} ... {names[-1]})')
+
+
 def _cam(name: str) -> MapFn:
     return lambda model, images, classes, layer: cam_maps(model, images, name, classes, layer)
 
 
+def _cam_where(model: nn.Module, layer: str | None, size: tuple[int, int]) -> str:
+    return f'layer {cam_target(model, layer, size).name}'
+
+
 METHODS: dict[str, Method] = {
-    'la': Method('la', _la, needs_la=True),
-    **{name: Method(name, _cam(name)) for name in CAMS},
+    'la': Method('la', _la, _la_where, "LA's gate S (multiplies the features)",
+                 needs_la=True, by_class=False),
+    **{name: Method(name, _cam(name), _cam_where, f'{name}, scaled to [0, 1]',
+                    by_class=name not in CLASS_FREE) for name in CAMS},
 }
 
 
