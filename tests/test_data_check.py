@@ -48,8 +48,10 @@ def test_the_same_image_in_two_splits_is_an_error_within_one_a_warning(clean):
     shutil.copy(clean / 'train' / 'radial' / 'radial_00000.png',
                 clean / 'train' / 'radial' / 'again.png')
     report = check_tree(clean)
-    assert len(report.errors) == 1 and 'same image is in two splits' in report.errors[0]
+    assert len(report.errors) == 2 and 'same image is in two splits' in report.errors[0]
     assert 'copy.png' in report.errors[0] and 'arc_00000.png' in report.errors[0]
+    assert report.errors[1].startswith('1 of 3 val frames (33.3%) have a train frame within '
+                                       'hash distance 4')  # a copy is a near-duplicate too
     assert len(report.warnings) == 1 and '2 identical images in train/' in report.warnings[0]
 
 
