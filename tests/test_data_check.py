@@ -10,6 +10,11 @@ from loosen.cli import main
 from loosen.data import check_tree, write_synthetic
 
 
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv('LOOSEN_CACHE', str(tmp_path / 'cache'))  # the frames' hashes
+
+
 @pytest.fixture
 def clean(tmp_path):
     return write_synthetic(tmp_path / 'sky', per_class=3, size=32, seed=0,

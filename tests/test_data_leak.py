@@ -268,3 +268,20 @@ def test_phash_of_an_image_is_its_imagehash_bits():
 
     image = Image.fromarray(render_frame('radial', 0, 64))
     assert f'{phash(image):016x}' == str(imagehash.phash(image))
+
+
+def test_import_yrs_makes_the_same_gap(tmp_path, capsys):
+    frames, lines = tmp_path / 'frames', []
+    frames.mkdir()
+    for k in range(96):  # 16 minutes of frames 10 s apart: 8 of arc, then 8 of drapery
+        name = (START + timedelta(seconds=10 * k)).strftime('N%Y%m%dG%H%M%S')
+        Image.fromarray(render_frame('arc', k, 16)).save(frames / f'{name}.png')
+        lines.append(f'{name} {1 + k // 48}')
+    (tmp_path / 'labels.txt').write_text('\n'.join(lines) + '\n')
+    out = tmp_path / 'tree'
+    assert main(['data', 'import-yrs', str(tmp_path / 'labels.txt'), str(frames), str(out),
+                 '--split', 'train=0.5,val=0.5', '--block-minutes', '4']) == 0
+    said = capsys.readouterr().out.splitlines()[-1]
+    dropped = 96 - len(read_labels(out / 'labels.csv'))
+    assert dropped > 0 and said.startswith(f'dropped {dropped} frames within 1 min')
+    assert set(_leaks_by_brute_force(out).values()) == {0}
