@@ -156,11 +156,10 @@ def _check_leaks(report: CheckReport, max_leak: float) -> None:
     for pair in report.leaks:
         if pair.share > max_leak:
             report.errors.append(
-                f'{len(pair.leaks)} of {pair.frames} {pair.later} frames ({pair.share:.1%}) '
-                f'have a {pair.earlier} frame {_criterion(report, pair)}, over --max-leak '
-                f'{max_leak:.1%} (scores would be inflated); split by time blocks with a gap '
-                f'at their edges: `loosen data split {report.root} OUT` (add `--method keep` '
-                'when these splits are time blocks already)')
+                f'{_leak_line(report, pair, share=True)}, over --max-leak {max_leak:.1%} '
+                '(scores would be inflated); split by time blocks with a gap at their edges: '
+                f'`loosen data split {report.root} OUT` (add `--method keep` when these '
+                'splits are time blocks already)')
 
 
 def check_tree(root: str | Path, workers: int | None = None,
@@ -218,11 +217,14 @@ def counts_table(counts: dict[str, Counter], classes: list[str]) -> str:
     return '\n'.join(lines)
 
 
-def _criterion(report: CheckReport, pair: PairLeaks) -> str:
-    """'within 60 s or hash distance 4': the tests that this pair of splits used."""
+def _leak_line(report: CheckReport, pair: PairLeaks, share: bool = False) -> str:
+    """'37 of 402 val frames (9.2%) have a train frame within 60 s or hash distance 4',
+    naming the tests that this pair of splits used."""
     tests = [f'{report.leak_seconds:g} s'] if pair.by_time or not pair.by_hash else []
     tests += [f'hash distance {report.hash_distance}'] if pair.by_hash else []
-    return 'within ' + ' or '.join(tests)
+    return (f'{len(pair.leaks)} of {pair.frames} {pair.later} frames'
+            + (f' ({pair.share:.1%})' if share else '')
+            + f' have a {pair.earlier} frame within {" or ".join(tests)}')
 
 
 def _describe(leak: Leak, root: Path) -> str:
@@ -235,9 +237,7 @@ def format_leaks(report: CheckReport, worst: int = 5) -> list[str]:
     """One summary line per pair of splits, each followed by its ``worst`` closest pairs."""
     lines = []
     for pair in report.leaks:
-        lines.append(f'{pair.earlier}/{pair.later}: {len(pair.leaks)} of {pair.frames} '
-                     f'{pair.later} frames have a {pair.earlier} frame '
-                     f'{_criterion(report, pair)}')
+        lines.append(f'{pair.earlier}/{pair.later}: {_leak_line(report, pair)}')
         lines += [_describe(leak, report.root) for leak in pair.leaks[:worst]]
     return lines
 

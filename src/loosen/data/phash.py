@@ -36,11 +36,6 @@ def phash(image: Image.Image) -> int:
     return int.from_bytes(np.packbits(bits).tobytes(), 'big')
 
 
-def hamming(a: int, b: int) -> int:
-    """Bits in which two hashes differ."""
-    return (a ^ b).bit_count()
-
-
 class HashCache:
     """Hashes of the files under ``root``, kept between runs; thread-safe for ``get`` and
     ``put`` (plain dict updates), saved by ``save`` in one atomic write."""
