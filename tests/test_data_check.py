@@ -10,6 +10,11 @@ from loosen.cli import main
 from loosen.data import check_tree, write_synthetic
 
 
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv('LOOSEN_CACHE', str(tmp_path / 'cache'))  # the frames' hashes
+
+
 @pytest.fixture
 def clean(tmp_path):
     return write_synthetic(tmp_path / 'sky', per_class=3, size=32, seed=0,
@@ -48,8 +53,10 @@ def test_the_same_image_in_two_splits_is_an_error_within_one_a_warning(clean):
     shutil.copy(clean / 'train' / 'radial' / 'radial_00000.png',
                 clean / 'train' / 'radial' / 'again.png')
     report = check_tree(clean)
-    assert len(report.errors) == 1 and 'same image is in two splits' in report.errors[0]
+    assert len(report.errors) == 2 and 'same image is in two splits' in report.errors[0]
     assert 'copy.png' in report.errors[0] and 'arc_00000.png' in report.errors[0]
+    assert report.errors[1].startswith('1 of 3 val frames (33.3%) have a train frame within '
+                                       'hash distance 4')  # a copy is a near-duplicate too
     assert len(report.warnings) == 1 and '2 identical images in train/' in report.warnings[0]
 
 

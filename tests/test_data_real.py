@@ -1,6 +1,6 @@
-"""The real YRS set (skipped when absent): ``data check`` reads every image and passes,
-the folders load with the engine's classes, its splits are whole time blocks, and the
-synthetic frames match its statistics."""
+"""The real YRS set (skipped when absent): ``data check`` reads every image and finds
+only the near-duplicates at its time blocks' edges, the folders load with the engine's
+classes, its splits are whole time blocks, and the synthetic frames match its statistics."""
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from loosen.data import CORE_CLASSES, ImageFolderSplit, check_tree, open_image, render_frame
-from loosen.data.labels import parse_time, read_labels
+from loosen.data.labels import parse_time, read_labels, time_from_name
 from loosen.data.split import time_blocks
 from loosen.data.stats import sky_statistics
 from loosen.data.tree import collect_frames
@@ -23,9 +23,13 @@ README_COUNTS = {'train': {'arc': 602, 'drapery': 112, 'radial': 224, 'hotspot':
                  'val': {'arc': 218, 'drapery': 82, 'radial': 86, 'hotspot': 16}}
 
 
-def test_check_reads_every_image_and_passes():
+def test_check_reads_every_image_and_finds_only_the_leaks_at_block_edges():
     report = check_tree(REAL)
-    assert report.ok, report.errors
+    (error,) = report.errors  # frames 10 s apart on either side of a block edge
+    assert error.startswith('20 of 402 val frames (5.0%) have a train frame within 60 s')
+    for leak in report.leaks[0].leaks:  # each within a minute of a 20-minute block edge
+        into_block = time_from_name(leak.frame.stem).timestamp() % 1200
+        assert min(into_block, 1200 - into_block) <= 60 and leak.seconds <= 60
     assert len(report.images) == 1374 and not any(i.error for i in report.images)
     assert {(i.size, i.mode) for i in report.images} == {((440, 440), 'L')}
     assert {s: dict(c) for s, c in report.counts.items()} == README_COUNTS

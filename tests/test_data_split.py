@@ -1,5 +1,6 @@
 """Honest splits: whole time blocks per split, stratified fractions, seeded subsampling,
 and the ``loosen data split`` command on a tree of timed frames."""
+import itertools
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 
@@ -12,7 +13,15 @@ from PIL import Image
 from loosen.cli import main
 from loosen.data import stratified_split, subsample, time_block_split
 from loosen.data.labels import read_labels, time_from_name
-from loosen.data.split import parse_fractions, proportional_counts, time_blocks
+from loosen.data.split import (
+    edge_gap,
+    parse_fractions,
+    proportional_counts,
+    split_frames,
+    split_with_gap,
+    time_blocks,
+)
+from loosen.data.tree import collect_frames
 from loosen.errors import LoosenError
 
 FRACTIONS = {'train': 0.7, 'val': 0.15, 'test': 0.15}
@@ -131,3 +140,41 @@ def test_split_command_needs_times_unless_stratified_is_asked_for(tmp_path, caps
                                                        ('b', 'train'): 8, ('b', 'val'): 2}
     copied = tmp_path / 'o2' / 'train' / 'a'
     assert all(p.stat().st_nlink == 1 for p in copied.iterdir())
+
+
+def _close_pairs(times, splits, minutes):
+    """Every pair of frames of different splits within ``minutes``: the oracle."""
+    return [(i, j) for i in range(len(times)) for j in range(i) if splits[i] != splits[j]
+            and abs((times[i] - times[j]).total_seconds()) <= minutes * 60]
+
+
+def test_the_gap_leaves_no_two_splits_within_it_and_takes_from_the_larger():
+    labels, times = _night(frames=600)
+    splits = time_block_split(labels, times, FRACTIONS, minutes=10, seed=0)
+    assert _close_pairs(times, splits, 1)  # whole blocks still meet at their edges
+    order = ['train', 'val', 'test']
+    drop = edge_gap(times, splits, 1, order)
+    kept = [k for k, d in enumerate(drop) if not d]
+    assert not _close_pairs([times[k] for k in kept], [splits[k] for k in kept], 1)
+    # a block edge every 10 min, 6 frames within 1 min on one side of each: train's
+    dropped = Counter(s for s, d in zip(splits, drop, strict=True) if d)
+    edges = sum(a != b for a, b in itertools.pairwise(splits))
+    assert set(dropped) <= {'train', 'val'} and sum(dropped.values()) == 6 * edges > 0
+    assert edge_gap(times, splits, 0, order) == [False] * 600
+    with pytest.raises(LoosenError, match='must be 0 or more'):
+        edge_gap(times, splits, -1, order)
+
+
+def test_split_frames_drops_the_gap_before_sizing_train(tmp_path):
+    labels, times = _night(frames=600)
+    src = _timed_tree(tmp_path / 'flat', labels, times)
+    frames = collect_frames(src)
+    kept, dropped = split_with_gap(frames, 'time', FRACTIONS, 10, seed=0, gap_minutes=1)
+    assert dropped and not {f.path for f in kept} & {f.path for f in dropped}
+    assert len(kept) + len(dropped) == 600
+    sized = split_frames(frames, 'time', FRACTIONS, 10, seed=0, train_size=200, gap_minutes=1)
+    assert Counter(f.split for f in sized)['train'] == 200
+    assert {f.path for f in sized} <= {f.path for f in kept}
+    no_gap = split_frames(frames, 'time', FRACTIONS, 10, seed=0)  # the library's default
+    assert sorted((f.path, f.split) for f in no_gap) == sorted(
+        (f.path, f.split) for f in kept + dropped)

@@ -2,10 +2,12 @@
 
 Counts per class and split, image sizes and modes; errors for what would break
 training or make its numbers wrong (unreadable or truncated images, the same file
-in two splits, a class folder missing from a split, an empty class folder, no
-train split, fewer than two classes); warnings for the rest (non-image files,
-duplicates within a split, no val split). Every image is decoded in full, on a few
-threads (decoding releases the GIL).
+in two splits, near-duplicate frames across splits beyond ``max_leak`` (see
+``leakage``), a class folder missing from a split, an empty class folder, no train
+split, fewer than two classes); warnings for the rest (non-image files, duplicates
+within a split, no val split). Every image is decoded in full, on a few threads
+(decoding releases the GIL); the frames whose time is unknown, and those they are
+compared with, are hashed from that same decoded image, once (``phash``'s cache).
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import os
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +25,18 @@ from PIL import Image
 
 from ..errors import LoosenError
 from .folder import class_folders, find_splits, is_image_file, open_image
+from .labels import time_from_name, time_lookup
+from .leakage import (
+    HASH_DISTANCE,
+    LEAK_SECONDS,
+    MAX_LEAK,
+    Leak,
+    LeakFrame,
+    PairLeaks,
+    find_leaks,
+    hash_needed,
+)
+from .phash import HASH_BITS, HashCache, phash
 
 
 @dataclass
@@ -32,6 +48,9 @@ class ImageInfo:
     mode: str = ''
     digest: str = ''
     error: str = ''
+    time: datetime | None = None
+    wants_hash: bool = False
+    phash: int | None = None
 
 
 @dataclass
@@ -43,14 +62,18 @@ class CheckReport:
     images: list[ImageInfo] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    leaks: list[PairLeaks] = field(default_factory=list)  # per pair of splits
+    leak_seconds: float = LEAK_SECONDS
+    hash_distance: int = HASH_DISTANCE
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
 
-def inspect_image(info: ImageInfo) -> ImageInfo:
-    """Fill in size, mode, content hash, or the reason the file cannot be read."""
+def inspect_image(info: ImageInfo, hashes: HashCache | None = None) -> ImageInfo:
+    """Fill in size, mode, content hash, perceptual hash (when wanted, from ``hashes``
+    or the decoded image), or the reason the file cannot be read."""
     try:
         info.digest = hashlib.blake2b(info.path.read_bytes(), digest_size=16).hexdigest()
         if info.path.suffix.lower() == '.npy':
@@ -59,7 +82,12 @@ def inspect_image(info: ImageInfo) -> ImageInfo:
         else:
             with Image.open(info.path) as image:
                 info.mode, info.size = image.mode, image.size
-        open_image(info.path)
+        image = open_image(info.path)
+        if info.wants_hash and hashes is not None:
+            info.phash = hashes.get(info.path)
+            if info.phash is None:
+                info.phash = phash(image)
+                hashes.put(info.path, info.phash)
     except LoosenError as error:
         info.error = str(error)
     except (OSError, ValueError, SyntaxError, IndexError) as error:
@@ -92,14 +120,64 @@ def _walk(report: CheckReport) -> list[ImageInfo]:
     return infos
 
 
-def check_tree(root: str | Path, workers: int | None = None) -> CheckReport:
-    """Inspect every image under ``root/<split>/<class>/``."""
+def _leak_frame(info: ImageInfo) -> LeakFrame:
+    return LeakFrame(info.path, info.split, info.time.timestamp() if info.time else None,
+                     info.phash)
+
+
+def _mark_times(report: CheckReport, infos: list[ImageInfo]) -> None:
+    """Capture times as ``data split`` reads them, and which frames need a hash."""
+    try:
+        time_of = time_lookup(report.root)
+    except LoosenError as error:  # a damaged labels.csv: the names may still tell
+        report.errors.append(str(error))
+        time_of = time_from_name
+    for info in infos:
+        info.time = time_of(info.path.stem)
+    for info, wanted in zip(infos, hash_needed([_leak_frame(i) for i in infos]), strict=True):
+        info.wants_hash = wanted
+
+
+def _inspect_all(report: CheckReport, infos: list[ImageInfo], workers: int | None) -> None:
+    hashes = HashCache(report.root) if any(i.wants_hash for i in infos) else None
+    with ThreadPoolExecutor(workers or min(4, os.cpu_count() or 1)) as pool:
+        report.images = list(pool.map(partial(inspect_image, hashes=hashes), infos))
+    if hashes is not None:
+        try:
+            hashes.save()
+        except OSError as error:
+            report.warnings.append(f'could not save the hash cache {hashes.file} ({error}); '
+                                   'set LOOSEN_CACHE to a writable folder')
+
+
+def _check_leaks(report: CheckReport, max_leak: float) -> None:
+    report.leaks = find_leaks([_leak_frame(i) for i in report.images], report.splits,
+                              report.leak_seconds, report.hash_distance)
+    for pair in report.leaks:
+        if pair.share > max_leak:
+            report.errors.append(
+                f'{_leak_line(report, pair, share=True)}, over --max-leak {max_leak:.1%} '
+                '(scores would be inflated); split by time blocks with a gap at their edges: '
+                f'`loosen data split {report.root} OUT` (add `--method keep` when these '
+                'splits are time blocks already)')
+
+
+def check_tree(root: str | Path, workers: int | None = None,
+               leak_seconds: float = LEAK_SECONDS, hash_distance: int = HASH_DISTANCE,
+               max_leak: float = MAX_LEAK) -> CheckReport:
+    """Inspect every image under ``root/<split>/<class>/``, and search the splits for
+    near-duplicates: frames within ``leak_seconds``, or ``hash_distance`` bits where a
+    time is unknown; more than ``max_leak`` of a split's frames leaking is an error."""
     root = Path(root)
     if not root.is_dir():
         raise LoosenError(f'{root} is not a folder; give the dataset folder (with train/, val/)')
+    if leak_seconds < 0 or not 0 <= hash_distance <= HASH_BITS:
+        raise LoosenError(f'leak window {leak_seconds:g} s and hash distance {hash_distance} '
+                          f'must be >= 0 and 0..{HASH_BITS}, e.g. 60 and 4')
     splits = find_splits(root)
     classes = sorted({c for s in splits for c in class_folders(root / s)})
-    report = CheckReport(root, splits, classes)
+    report = CheckReport(root, splits, classes, leak_seconds=leak_seconds,
+                         hash_distance=hash_distance)
     if 'train' not in splits:
         flat = class_folders(root)
         hint = (f'it looks unsplit ({", ".join(flat[:4])}); make splits with '
@@ -111,8 +189,8 @@ def check_tree(root: str | Path, workers: int | None = None) -> CheckReport:
         report.errors.append(f'{len(classes)} class folder(s) in {root}; classification needs '
                              'two or more')
     infos = _walk(report)
-    with ThreadPoolExecutor(workers or min(4, os.cpu_count() or 1)) as pool:
-        report.images = list(pool.map(inspect_image, infos))
+    _mark_times(report, infos)
+    _inspect_all(report, infos, workers)
     report.errors += [i.error for i in report.images if i.error]
     by_digest: dict[str, list[ImageInfo]] = defaultdict(list)
     for info in report.images:
@@ -125,6 +203,7 @@ def check_tree(root: str | Path, workers: int | None = None) -> CheckReport:
                                  'all but one (test accuracy would be inflated)')
         elif len(same) > 1:
             report.warnings.append(f'{len(same)} identical images in {same[0].split}/: {names}')
+    _check_leaks(report, max_leak)
     return report
 
 
@@ -138,15 +217,42 @@ def counts_table(counts: dict[str, Counter], classes: list[str]) -> str:
     return '\n'.join(lines)
 
 
-def format_report(report: CheckReport) -> str:
-    """Counts table, sizes and modes, then errors and warnings."""
+def _leak_line(report: CheckReport, pair: PairLeaks, share: bool = False) -> str:
+    """'37 of 402 val frames (9.2%) have a train frame within 60 s or hash distance 4',
+    naming the tests that this pair of splits used."""
+    tests = [f'{report.leak_seconds:g} s'] if pair.by_time or not pair.by_hash else []
+    tests += [f'hash distance {report.hash_distance}'] if pair.by_hash else []
+    return (f'{len(pair.leaks)} of {pair.frames} {pair.later} frames'
+            + (f' ({pair.share:.1%})' if share else '')
+            + f' have a {pair.earlier} frame within {" or ".join(tests)}')
+
+
+def _describe(leak: Leak, root: Path) -> str:
+    near = (f'{leak.seconds:g} s' if leak.seconds is not None
+            else f'hash distance {leak.distance}')
+    return f'  {leak.frame.relative_to(root)}  {near} from  {leak.other.relative_to(root)}'
+
+
+def format_leaks(report: CheckReport, worst: int = 5) -> list[str]:
+    """One summary line per pair of splits, each followed by its ``worst`` closest pairs."""
+    lines = []
+    for pair in report.leaks:
+        lines.append(f'{pair.earlier}/{pair.later}: {_leak_line(report, pair)}')
+        lines += [_describe(leak, report.root) for leak in pair.leaks[:worst]]
+    return lines
+
+
+def format_report(report: CheckReport, worst: int = 5) -> str:
+    """Counts table, sizes and modes, near-duplicates across splits, then errors and
+    warnings."""
     readable = [i for i in report.images if not i.error]
     sizes = Counter(f'{w}x{h}' for w, h in (i.size for i in readable))
     modes = Counter(i.mode for i in readable)
     lines = [str(report.root), counts_table(report.counts, report.classes), '',
              f'images: {len(report.images)} ({len(readable)} readable)',
              'sizes: ' + ', '.join(f'{s} ({n})' for s, n in sizes.most_common(5)),
-             'modes: ' + ', '.join(f'{m} ({n})' for m, n in modes.most_common())]
+             'modes: ' + ', '.join(f'{m} ({n})' for m, n in modes.most_common()),
+             *format_leaks(report, worst)]
     lines += [f'error: {e}' for e in report.errors] + [f'warning: {w}' for w in report.warnings]
     lines.append('ok: ready to train' if report.ok else
                  f'{len(report.errors)} problem(s) would break training or its numbers')

@@ -9,7 +9,8 @@ from ..cli import summary
 from ..errors import LoosenError
 from .check import check_tree, counts_table, format_report
 from .folder import SPLITS
-from .split import METHODS, parse_fractions, split_frames
+from .leakage import HASH_DISTANCE, LEAK_SECONDS, MAX_LEAK
+from .split import METHODS, parse_fractions, split_with_gap
 from .synth import CORE_CLASSES, SKY_CLASSES, write_synthetic
 from .synth_det import DET_CLASSES, write_detection
 from .tree import Frame, collect_frames, write_tree
@@ -21,6 +22,17 @@ def _fractions(text: str) -> dict[str, float]:
         return parse_fractions(text)
     except LoosenError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _share(text: str) -> float:
+    """'1%' or '0.01' -> 0.01."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith('%') else float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a share like 1% or 0.01')
+    return value
 
 
 def _classes(text: str) -> list[str]:
@@ -35,6 +47,16 @@ def _summary(frames: list[Frame], out: Path) -> str:
     order = {s: k for k, s in enumerate(SPLITS)}
     counts = dict(sorted(counts.items(), key=lambda item: (order.get(item[0], 9), item[0])))
     return f'wrote {len(frames)} images to {out}\n' + counts_table(counts, classes)
+
+
+def _dropped(dropped: list[Frame], minutes: float) -> str:
+    """'dropped 12 frames within 1 min of another split (--gap-minutes): arc 9, radial 3'."""
+    if not minutes:
+        return 'no gap at block edges (--gap-minutes 0): `data check` may find leaks there'
+    per_class = Counter(f.cls for f in dropped)
+    classes = ', '.join(f'{c} {n}' for c, n in sorted(per_class.items()))
+    return (f'dropped {len(dropped)} frames within {minutes:g} min of another split '
+            f'(--gap-minutes){": " + classes if dropped else ""}')
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -61,8 +83,9 @@ def run_preview(args: argparse.Namespace) -> int:
 
 def run_import_yrs(args: argparse.Namespace) -> int:
     done = import_yrs(args.labels, args.images, args.out, args.split, args.block_minutes,
-                      args.seed, args.copy, args.skip_missing)
+                      args.seed, args.copy, args.skip_missing, args.gap_minutes)
     print(_summary(done.frames, args.out))
+    print(_dropped(done.dropped, args.gap_minutes))
     if done.missing:
         print(f'skipped {len(done.missing)} labelled frames without an image '
               f'(first: {done.missing[0]})')
@@ -70,16 +93,19 @@ def run_import_yrs(args: argparse.Namespace) -> int:
 
 
 def run_split(args: argparse.Namespace) -> int:
-    frames = split_frames(collect_frames(args.src), args.method, args.split, args.block_minutes,
-                          args.seed, args.train_size)
+    frames, dropped = split_with_gap(collect_frames(args.src), args.method, args.split,
+                                     args.block_minutes, args.seed, args.train_size,
+                                     args.gap_minutes)
     write_tree(frames, args.out, args.copy)
     print(_summary(frames, args.out))
+    print(_dropped(dropped, args.gap_minutes))
     return 0
 
 
 def run_check(args: argparse.Namespace) -> int:
-    report = check_tree(args.dir, args.workers)
-    print(format_report(report))
+    report = check_tree(args.dir, args.workers, args.leak_seconds, args.hash_distance,
+                        args.max_leak)
+    print(format_report(report, args.worst))
     return 0 if report.ok else 1
 
 
@@ -92,6 +118,10 @@ def _add_split_options(p: argparse.ArgumentParser, default: str) -> None:
 def _add_tree_options(p: argparse.ArgumentParser) -> None:
     p.add_argument('--block-minutes', type=float, default=20.0,
                    help='time-block length: each block goes wholly to one split (default: 20)')
+    p.add_argument('--gap-minutes', type=float, default=LEAK_SECONDS / 60,
+                   help='drop the frames within this many minutes of another split, at block '
+                        f'edges, from the larger split (default: {LEAK_SECONDS / 60:g}, the '
+                        '`data check` window; 0: no gap)')
     p.add_argument('--copy', action='store_true',
                    help='copy the images (default: hard-link them where possible)')
 
@@ -158,8 +188,23 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_split)
 
     p = sub.add_parser('check', help='check an image folder before training',
-                       description='Counts, sizes, modes, unreadable files, duplicates across '
-                                   'splits, missing class folders; exit 1 on problems.')
+                       description='Counts, sizes, modes, unreadable files, duplicates and '
+                                   'near-duplicates across splits (frames close in time, or '
+                                   'in perceptual hash where a time is unknown), missing '
+                                   'class folders; exit 1 on problems.')
     p.add_argument('dir', type=Path, help='image folder with train/ (val/, test/)')
     p.add_argument('--workers', type=int, help='decoding threads (default: up to 4)')
+    p.add_argument('--leak-seconds', type=float, default=LEAK_SECONDS,
+                   help='frames of two splits this close in time are near-duplicates '
+                        f'(default: {LEAK_SECONDS:g}; times from labels.csv or the names)')
+    p.add_argument('--hash-distance', type=int, default=HASH_DISTANCE,
+                   help='where a time is unknown: frames whose 64-bit perceptual hashes differ '
+                        f'in this many bits or fewer are near-duplicates (default: '
+                        f'{HASH_DISTANCE}); hashes are cached in $LOOSEN_CACHE/phash '
+                        '(default ~/.cache/loosen/phash)')
+    p.add_argument('--max-leak', type=_share, default=MAX_LEAK,
+                   help='error when more of a val/test split leaks (default: '
+                        f'{MAX_LEAK * 100:g}%%; give 1%% or 0.01)')
+    p.add_argument('--worst', type=int, default=5,
+                   help='closest pairs to show per pair of splits (default: 5)')
     p.set_defaults(run=run_check)

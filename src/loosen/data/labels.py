@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,7 +48,11 @@ def parse_time(text: str) -> datetime | None:
     """A ``time_utc`` cell back to a datetime ('' -> None)."""
     if not text:
         return None
-    return datetime.fromisoformat(text.replace('Z', '+00:00'))
+    try:
+        return datetime.fromisoformat(text.replace('Z', '+00:00'))
+    except ValueError:
+        raise LoosenError(f'time_utc {text!r} in labels.csv is not a time like '
+                          '2003-12-21T04:35:41Z; correct it or leave the cell empty') from None
 
 
 def write_labels(path: Path, rows: list[LabelRow]) -> None:
@@ -68,3 +73,12 @@ def read_labels(path: Path) -> list[LabelRow]:
         return [LabelRow(r['name'], r['class'], r['split'], r.get('time_utc') or '')
                 for r in reader]
 
+
+
+def time_lookup(root: Path) -> Callable[[str], datetime | None]:
+    """The capture time of a frame of the tree at ``root``, by the frame's name: its
+    ``time_utc`` in ``root/labels.csv`` where filled in, else the time in the name."""
+    table: dict[str, datetime | None] = {}
+    if (root / 'labels.csv').is_file():
+        table = {row.name: parse_time(row.time_utc) for row in read_labels(root / 'labels.csv')}
+    return lambda name: table.get(name) or time_from_name(name)

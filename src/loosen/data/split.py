@@ -5,7 +5,10 @@ All-sky frames come every few seconds, so neighbours are near-duplicates: a rand
 split puts the same aurora in train and test and overstates accuracy. A time-block
 split cuts the night into blocks of N minutes (aligned to the clock) and sends each
 block wholly to one split, choosing the split that keeps every class closest to the
-target fractions. Functions take parallel lists and return one split name per item.
+target fractions. Even so, the last frame of a train block and the first of the next
+val block are seconds apart: a gap of ``gap_minutes`` drops the frames at such edges,
+from the larger split, so that no two frames of different splits are that close.
+Functions take parallel lists and return one split name per item.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from datetime import datetime
 import numpy as np
 
 from ..errors import LoosenError, unknown_name
+from .leakage import nearest_time
 from .tree import Frame
 
 
@@ -146,15 +150,36 @@ def subsample(labels: Sequence[str], size: int, seed: int = 0) -> list[int]:
     return sorted(keep)
 
 
+def edge_gap(times: Sequence[datetime | None], splits: Sequence[str], minutes: float,
+             order: Sequence[str]) -> list[bool]:
+    """Which frames to drop so that no two frames of different splits are within
+    ``minutes`` (0: no gap): at an edge, the frames of the split earlier in ``order``
+    (the larger first) go. Untimed frames are kept. A sorted sweep per split, n log n."""
+    if minutes < 0:
+        raise LoosenError(f'gap {minutes:g} minutes must be 0 or more, e.g. 1')
+    drop = [False] * len(splits)
+    if minutes == 0:
+        return drop
+    kept: list[float] = []  # times of the frames kept so far, in later splits
+    for split in reversed(order):
+        members = [k for k, s in enumerate(splits) if s == split and times[k] is not None]
+        if kept and members:
+            ordered = np.sort(np.array(kept))
+            gaps, _ = nearest_time(np.array([times[k].timestamp() for k in members]), ordered)
+            for k, gap in zip(members, gaps, strict=True):
+                drop[k] = bool(gap <= minutes * 60)
+        kept += [times[k].timestamp() for k in members if not drop[k]]
+    return drop
+
+
 METHODS = ('time', 'stratified', 'keep')
 
 
-def split_frames(frames: list[Frame], method: str = 'time',
-                 fractions: dict[str, float] | None = None, minutes: float = 20.0,
-                 seed: int = 0, train_size: int | None = None) -> list[Frame]:
-    """Frames with their split set: ``time`` blocks (the default), ``stratified`` at
-    random (only for frames that are not a time series), or ``keep`` the splits they
-    have; then, with ``train_size``, the train split subsampled (stratified, seeded)."""
+def split_with_gap(frames: list[Frame], method: str = 'time',
+                   fractions: dict[str, float] | None = None, minutes: float = 20.0,
+                   seed: int = 0, train_size: int | None = None, gap_minutes: float = 0.0
+                   ) -> tuple[list[Frame], list[Frame]]:
+    """``split_frames``, and the frames its gap dropped."""
     fractions = fractions or {'train': 0.7, 'val': 0.15, 'test': 0.15}
     labels = [f.cls for f in frames]
     if method == 'time':
@@ -174,8 +199,26 @@ def split_frames(frames: list[Frame], method: str = 'time',
     else:
         raise unknown_name('split method', method, METHODS)
     frames = [replace(f, split=s) for f, s in zip(frames, splits, strict=True)]
+    share, rank = Counter(splits), {s: k for k, s in enumerate(fractions)}
+    order = sorted(share, key=lambda s: (-share[s], rank.get(s, len(rank)), s))
+    drop = edge_gap([f.time for f in frames], splits, gap_minutes, order)
+    dropped = [f for f, d in zip(frames, drop, strict=True) if d]
+    frames = [f for f, d in zip(frames, drop, strict=True) if not d]
     if train_size is not None:
         train = [i for i, f in enumerate(frames) if f.split == 'train']
         kept = {train[i] for i in subsample([frames[i].cls for i in train], train_size, seed)}
         frames = [f for i, f in enumerate(frames) if f.split != 'train' or i in kept]
-    return frames
+    return frames, dropped
+
+
+def split_frames(frames: list[Frame], method: str = 'time',
+                 fractions: dict[str, float] | None = None, minutes: float = 20.0,
+                 seed: int = 0, train_size: int | None = None,
+                 gap_minutes: float = 0.0) -> list[Frame]:
+    """Frames with their split set: ``time`` blocks (the default), ``stratified`` at
+    random (only for frames that are not a time series), or ``keep`` the splits they
+    have; less, with ``gap_minutes``, the frames within that gap of another split
+    (``edge_gap``); then, with ``train_size``, the train split subsampled (stratified,
+    seeded)."""
+    return split_with_gap(frames, method, fractions, minutes, seed, train_size,
+                          gap_minutes)[0]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import LoosenError
 from .folder import class_folders, find_splits, is_image_file
-from .labels import LabelRow, format_time, parse_time, read_labels, time_from_name, write_labels
+from .labels import LabelRow, format_time, time_lookup, write_labels
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,8 @@ def collect_frames(root: str | Path) -> list[Frame]:
     if not frames:
         raise LoosenError(f'no images in {root}; expected {root}/<class>/<image> or '
                           f'{root}/train/<class>/<image>')
-    times = {}
-    if (root / 'labels.csv').is_file():
-        times = {row.name: parse_time(row.time_utc) for row in read_labels(root / 'labels.csv')}
-    return [replace(f, time=times.get(f.name) or time_from_name(f.name)) for f in frames]
+    time_of = time_lookup(root)
+    return [replace(f, time=time_of(f.name)) for f in frames]
 
 
 def _place(source: Path, target: Path, copy: bool) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import LoosenError
 from .folder import is_image_file
 from .labels import time_from_name
-from .split import split_frames
+from .split import split_with_gap
 from .tree import Frame, write_tree
 
 YRS_CLASSES = {1: 'arc', 2: 'drapery', 3: 'radial', 4: 'hotspot'}
@@ -57,12 +57,15 @@ def read_yrs_labels(path: str | Path) -> dict[str, str]:
 class YrsImport:
     frames: list[Frame]
     missing: list[str]   # labelled names with no image
+    dropped: list[Frame]  # within the gap of another split
 
 
 def import_yrs(labels: str | Path, images: str | Path, out: str | Path,
                fractions: dict[str, float] | None = None, minutes: float = 20.0,
-               seed: int = 0, copy: bool = False, skip_missing: bool = False) -> YrsImport:
-    """Import labelled YRS frames into ``out``, split by blocks of ``minutes``."""
+               seed: int = 0, copy: bool = False, skip_missing: bool = False,
+               gap_minutes: float = 0.0) -> YrsImport:
+    """Import labelled YRS frames into ``out``, split by blocks of ``minutes`` with a
+    gap of ``gap_minutes`` at their edges."""
     classes = read_yrs_labels(labels)
     images = Path(images)
     if not images.is_dir():
@@ -82,6 +85,7 @@ def import_yrs(labels: str | Path, images: str | Path, out: str | Path,
                           '--skip-missing to import the rest')
     frames = [Frame(found[name], cls, time=time_from_name(name))
               for name, cls in classes.items() if name in found]
-    frames = split_frames(frames, 'time', fractions, minutes, seed)
+    frames, dropped = split_with_gap(frames, 'time', fractions, minutes, seed,
+                                     gap_minutes=gap_minutes)
     write_tree(frames, out, copy)
-    return YrsImport(frames, missing)
+    return YrsImport(frames, missing, dropped)

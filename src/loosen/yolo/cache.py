@@ -9,14 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..atomic import atomic_write
+from ..cache import cache_dir
 
-
-def cache_dir() -> Path:
-    """``$LOOSEN_CACHE``, else ``$XDG_CACHE_HOME/loosen``, else ``~/.cache/loosen``."""
-    if os.environ.get('LOOSEN_CACHE'):
-        return Path(os.environ['LOOSEN_CACHE'])
-    base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
-    return Path(base) / 'loosen'
+__all__ = ['build_dir_once', 'cache_dir', 'write_text_once']
 
 
 def write_text_once(path: Path, text: str) -> Path:
