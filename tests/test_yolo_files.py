@@ -5,8 +5,8 @@ network (not even a name lookup), before a model is built or a run folder writte
 Every entry point runs as users run it, in a fresh process whose sockets refuse and record
 every attempt (``loosen yolo``, ``python -m loosen.yolo``, plain ``yolov5`` and ``yolo``);
 the walk over every file argument shares one process per framework (``WALK``), which calls
-what those commands call: ``loosen.yolo.cli.main`` and YOLOv5's fire app. All processes
-start at once in one fixture.
+what those commands call: ``loosen.yolo.cli.main``, YOLOv5's fire app and Ultralytics'
+entrypoint. All processes start at once in one fixture.
 """
 from __future__ import annotations
 
@@ -51,8 +51,11 @@ def run(command, argv):
     if command == 'loosen yolo':
         from loosen.yolo.cli import main
         return main(argv)
-    from yolov5.cli import app  # what the plain yolov5 command calls; its excepthook is
-    saved, sys.argv = sys.argv, ['yolov5', *argv]  # proved by a process of its own
+    if command == 'yolov5':
+        from yolov5.cli import app  # what the plain commands call; their excepthook is
+    else:                            # proved by processes of their own
+        from ultralytics.cfg import entrypoint as app
+    saved, sys.argv = sys.argv, [command, *argv]
     try:
         app()
     except LoosenError as error:
@@ -158,12 +161,13 @@ USERS = {
 
 
 def walk_cases() -> dict[str, list]:
-    """The cases for the two walking processes: YOLOv5's through loosen and through the
-    plain command's fire app, Ultralytics' through loosen."""
+    """The cases for the two walking processes: each through loosen and through what the
+    plain command calls (YOLOv5's fire app, Ultralytics' entrypoint)."""
     yolov5 = {**{f'loosen yolo {k}': ['loosen yolo', argv] for k, (argv, _) in V5.items()},
               **{f'yolov5 {k}': ['yolov5', argv] for k, (argv, _) in V5.items()}}
-    ultralytics = {f'loosen yolo ultralytics {k}': ['loosen yolo', ['ultralytics', *argv]]
-                   for k, (argv, _) in ULTRA.items()}
+    ultralytics = {**{f'loosen yolo ultralytics {k}': ['loosen yolo', ['ultralytics', *argv]]
+                      for k, (argv, _) in ULTRA.items()},
+                   **{f'yolo {k}': ['yolo', argv] for k, (argv, _) in ULTRA.items()}}
     for name, (command, argv, _) in DEVICE.items():
         (ultralytics if 'ultralytics' in argv else yolov5)[name] = [command, argv]
     return {'yolov5': yolov5, 'ultralytics': ultralytics}
@@ -171,7 +175,8 @@ def walk_cases() -> dict[str, list]:
 
 EXPECTED = {  # case -> what its line must name
     **{f'{c} {k}': name for k, (_, name) in V5.items() for c in ('loosen yolo', 'yolov5')},
-    **{f'loosen yolo ultralytics {k}': name for k, (_, name) in ULTRA.items()},
+    **{f'{c} {k}': name for k, (_, name) in ULTRA.items()
+       for c in ('loosen yolo ultralytics', 'yolo')},
     **{k: name for k, (_, name) in USERS.items()}}
 
 

@@ -127,6 +127,7 @@ class Ultralytics(Framework):
 
 
 def unknown_model_yaml(framework: Framework, subject: str, name: str) -> LoosenError:
+    """``name`` is neither a file nor a model YAML of loosen's or ``framework``'s."""
     return LoosenError(not_found(
         subject, 'model YAML', name,
         elsewhere=f", nor among loosen's (loosen yolo models) or {framework.owner} own",
@@ -173,9 +174,10 @@ def model(framework: Framework, key: str, value: object) -> None:
         if Path(name).suffix in ('.yaml', '.yml'):
             model_yaml(framework, key, name)
         else:
-            untrained = framework.subject(key, f'{Path(name).stem}.yaml')
-            weights(framework, key, framework.weights_name(name),
-                    fix=f'{untrained} builds the model untrained')
+            file = framework.weights_name(name)
+            untrained = framework.subject(key, f'{Path(file).stem}.yaml')
+            weights(framework, key, file, fix=f'{untrained} builds the model untrained'
+                    if framework.released(file) else '')
 
 
 def found(framework: Framework, name: str) -> bool:
