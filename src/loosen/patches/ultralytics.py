@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .names import add_names
+from .oneline import as_one_line, check_first, one_line_errors
 from .parse import wrap_parse_model
 from .wrap import wrap
 
@@ -82,7 +83,96 @@ def pil_open() -> None:
         Image.open = patches._image_open
 
 
-PATCHES = (offline_env, module_names, offline_state, file_names, pil_open)
+def current_argv() -> None:
+    """entrypoint reads the sys.argv ultralytics.cfg was imported with; ``loosen yolo
+    ultralytics`` imports it (installing these patches) before it sets the command's own,
+    and may run several commands in one process: read sys.argv as it is at the call."""
+    from ultralytics import cfg
+
+    def make(entrypoint):
+        def entry(*args, **kwargs):
+            cfg.ARGV = sys.argv
+            return entrypoint(*args, **kwargs)
+        return entry
+
+    wrap(cfg, 'entrypoint', make)
+
+
+def checked_options() -> None:
+    """Every run's options pass check_dict_alignment (the ``yolo`` command line's, then each
+    trainer's, validator's, predictor's and exporter's): check their files there, before
+    anything is built, written or downloaded."""
+    from ultralytics import cfg
+
+    from ..yolo.arguments import check
+
+    def make(check_dict_alignment):
+        def aligned(base, custom, *args, **kwargs):
+            result = check_dict_alignment(base, custom, *args, **kwargs)  # keys first
+            check('ultralytics', 'options', custom)
+            return result
+        return aligned
+
+    wrap(cfg, 'check_dict_alignment', make)
+
+
+def weights_not_downloaded() -> None:
+    """attempt_download_asset fetches weights it cannot find here (yolo11n.pt) from GitHub:
+    stop with one line, a ConnectionError too, as offline upstream code expects."""
+    from ultralytics.utils import downloads
+
+    from ..yolo.arguments import FRAMEWORKS, weights
+
+    wrap(downloads, 'attempt_download_asset', check_first(
+        lambda file, *_, **__: weights(FRAMEWORKS['ultralytics'], 'model', file)))
+
+
+def model_files() -> None:
+    """``YOLO(name)`` turns a model name into its file with check_model_file_from_stem and
+    reads a model YAML with yaml_model_load: one line for a name neither finds, before the
+    command's own options are checked (the plain ``yolo`` command imports loosen there)."""
+    from ultralytics.nn import tasks
+    from ultralytics.utils import checks
+
+    from ..yolo.arguments import FRAMEWORKS, model, unknown_model_yaml
+    ultralytics = FRAMEWORKS['ultralytics']
+
+    def make_stem(check_model_file_from_stem):
+        def stem(name, *args, **kwargs):
+            file = check_model_file_from_stem(name, *args, **kwargs)
+            model(ultralytics, 'model', file)
+            return file
+        return stem
+
+    wrap(checks, 'check_model_file_from_stem', make_stem)
+    wrap(tasks, 'yaml_model_load', as_one_line(FileNotFoundError, lambda _, path, *__, **___: (
+        unknown_model_yaml(ultralytics, ultralytics.subject('model', str(path)), str(path)))))
+
+
+def checked_sources() -> None:
+    """A predictor's ``source=`` reaches check_source only (not its options): check it there."""
+    from ultralytics.data import build
+
+    from ..yolo.arguments import FRAMEWORKS, source
+
+    wrap(build, 'check_source', check_first(
+        lambda value, *_, **__: source(FRAMEWORKS['ultralytics'], 'source', value)))
+
+
+def device_errors() -> None:
+    """select_device raises a many-line ValueError for a CUDA device this machine lacks:
+    its first line, which names ``device=cpu``."""
+    from ultralytics.utils import torch_utils
+
+    def say(error: ValueError, *_, **__) -> str | None:
+        return str(error).strip().splitlines()[0] if str(error).startswith('Invalid') else None
+
+    wrap(torch_utils, 'select_device', as_one_line(ValueError, say))
+
+
+PATCHES = (offline_env, module_names, offline_state, file_names, pil_open, current_argv,
+           checked_options, weights_not_downloaded, model_files, checked_sources, device_errors,
+           one_line_errors)
 
 
 def install() -> None:

@@ -7,8 +7,12 @@ edits site-packages or copies upstream code. Safe to call as soon as
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import shutil
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +22,7 @@ from PIL import ImageFont
 from ..errors import LoosenError
 from .callers import default_for
 from .names import add_names
+from .oneline import as_one_line, check_first, one_line_errors
 from .parse import wrap_parse_model
 from .wrap import wrap
 
@@ -132,8 +137,115 @@ def dataset_paths() -> None:
     wrap(general, 'check_dataset', make)
 
 
+def entry_of(filename: str) -> str | None:
+    """``'train'`` for YOLOv5's own train.py (run as ``__main__`` too), val.py, detect.py and
+    export.py; None for any other file."""
+    from ..yolo.arguments import ENTRIES
+    path = Path(filename).resolve()
+    return path.stem if path.parent == package_root() and path.stem in ENTRIES['yolov5'] else None
+
+
+def call_from(filename: str, function: Callable, *args, **kwargs):
+    """``function(*args, **kwargs)`` called from a frame of ``filename``, for an upstream
+    function that names the file of its caller (print_args prints ``train: weights=...``)."""
+    code = compile('function(*args, **kwargs)', filename, 'eval')
+    return eval(code, {'function': function, 'args': args, 'kwargs': kwargs})
+
+
+def checked_options() -> None:
+    """Each script shows its parsed options with print_args before it builds, writes or
+    downloads anything (train's main, val/detect/export's parse_opt): check their files there."""
+    from yolov5.utils import general
+
+    from ..yolo.arguments import check
+
+    def make(print_args):
+        def show(args=None, *rest, **kwargs):
+            caller = sys._getframe(1).f_code.co_filename
+            entry = entry_of(caller)
+            if entry is not None and isinstance(args, dict):
+                check('yolov5', entry, args)
+            return call_from(caller, print_args, args, *rest, **kwargs)
+        return show
+
+    wrap(general, 'print_args', make)
+
+
+def checked_entries() -> None:
+    """``yolov5 val|detect|export`` call val.run, detect.run, export.run without print_args:
+    the decorator YOLOv5 gives them (smart_inference_mode) checks their files first."""
+    from yolov5.utils import torch_utils
+
+    from ..yolo.arguments import check
+
+    def checking(run: Callable, entry: str, decorated: Callable) -> Callable:
+        signature = inspect.signature(run)
+
+        @functools.wraps(decorated)
+        def checked(*args, **kwargs):
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError:  # upstream's own error for arguments it does not take
+                return decorated(*args, **kwargs)
+            bound.apply_defaults()
+            check('yolov5', entry, bound.arguments)
+            return decorated(*args, **kwargs)
+        return checked
+
+    def make(smart_inference_mode):
+        def factory(*args, **kwargs):
+            decorate = smart_inference_mode(*args, **kwargs)
+
+            def checked_decorate(function: Callable) -> Callable:
+                entry = entry_of(function.__code__.co_filename)
+                if function.__name__ != 'run' or entry is None:
+                    return decorate(function)
+                return checking(function, entry, decorate(function))
+            return checked_decorate
+        return factory
+
+    wrap(torch_utils, 'smart_inference_mode', make)
+
+
+def yaml_files() -> None:
+    """check_yaml asserts on a YAML it cannot find (val reads ``--data`` with it before it
+    prints its options): one line naming it."""
+    from yolov5.utils import general
+
+    from ..yolo.arguments import FRAMEWORKS, unknown_yaml
+
+    def check(file, *_, **__) -> None:
+        if FRAMEWORKS['yolov5'].find(str(file)) is None:
+            raise unknown_yaml(FRAMEWORKS['yolov5'], str(file))
+
+    wrap(general, 'check_yaml', check_first(check))
+
+
+def weights_not_downloaded() -> None:
+    """attempt_download fetches weights it cannot find here from GitHub: stop with one line."""
+    from yolov5.utils import downloads
+
+    from ..yolo.arguments import FRAMEWORKS, weights
+
+    wrap(downloads, 'attempt_download', check_first(
+        lambda file, *_, **__: weights(FRAMEWORKS['yolov5'], 'weights', file)))
+
+
+def device_errors() -> None:
+    """select_device asserts on a CUDA device this machine lacks (the README's ``--device 0``
+    on a CPU): one line that names ``--device cpu``."""
+    from yolov5.utils import torch_utils
+
+    def say(error: AssertionError, device='', *_, **__) -> str:
+        seen = torch.cuda.device_count() if torch.cuda.is_available() else 'no'
+        return f'--device {device}: {error} (torch sees {seen} CUDA devices here)'
+
+    wrap(torch_utils, 'select_device', as_one_line(AssertionError, say))
+
+
 PATCHES = (module_names, file_names, dataset_paths, trusted_checkpoints, onnx_exporter,
-           numpy_trapz, pillow_getsize, offline_font, local_weights)
+           numpy_trapz, pillow_getsize, offline_font, local_weights, checked_options,
+           checked_entries, yaml_files, weights_not_downloaded, device_errors, one_line_errors)
 
 
 def install() -> None:
