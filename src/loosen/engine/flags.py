@@ -59,8 +59,6 @@ NO_OP_FLAGS = {
 }
 COMMANDS = ('train', 'test', 'predict', 'compare')
 TRAINING = ('train', 'compare')  # commands that train (compare: each of its --models)
-# dropout flags -> the constructor argument they are checked as by test (engine/model.py)
-DROP_KWARGS = {'dropout': 'drop_rate', 'drop_path': 'drop_path_rate'}
 FIELDS = {f.name: f for f in dataclasses.fields(EngineConfig)}
 CHECKED = " (checked against the checkpoint's; default: not checked)"
 COMPARE_DIR = 'runs/compare'  # where loosen compare writes without --output-dir
@@ -82,7 +80,7 @@ def spelled(value: Any) -> str:
 def shown_default(action: argparse.Action) -> str | None:
     """What ``--help`` says a flag defaults to: ``EngineConfig``'s field (what None means,
     for a field that is None unless given), else the parser's own default."""
-    if action.required or action.default is argparse.SUPPRESS and action.dest not in FIELDS:
+    if action.required or (action.default is argparse.SUPPRESS and action.dest not in FIELDS):
         return None
     if action.dest in FIELDS:
         value = getattr(EngineConfig(), action.dest)
@@ -301,7 +299,6 @@ def add_common_flags(parser: argparse.ArgumentParser, command: str) -> None:
                         help='progress bars (default: on a terminal)')
 
 
-
 def add_flags(parser: argparse.ArgumentParser, command: str) -> None:
     """Every flag of ``command`` (one of ``COMMANDS``), and only those it uses. The flags of
     config fields default to ``argparse.SUPPRESS``: the namespace holds what was typed."""
@@ -354,6 +351,7 @@ def _base(typed: dict[str, Any], command: str) -> EngineConfig:
 def config_from_args(args: argparse.Namespace, command: str) -> tuple[EngineConfig, list[str]]:
     """The engine config of parsed flags, and notes on flags that change nothing."""
     from ..timm_plugins import resolve_model_name  # timm: only once a command runs
+    from .model import CONFIG_KWARGS
 
     values = vars(args)
     typed = {k: v for k, v in values.items() if k in FIELDS}
@@ -378,7 +376,8 @@ def config_from_args(args: argparse.Namespace, command: str) -> tuple[EngineConf
             typed['model'] = VIT_DEFAULT
     else:  # test and predict check these against the checkpoint
         kwargs.update(arch)
-        kwargs.update({DROP_KWARGS[k]: typed.pop(k) for k in DROP_KWARGS if k in typed})
+        kwargs.update({CONFIG_KWARGS[k]: typed.pop(k) for k in ('dropout', 'drop_path')
+                       if k in typed})
     config = dataclasses.replace(base, **typed, model_kwargs=kwargs)
     config.scale = tuple(config.scale)
     if values.get('distillation_type', 'none') != 'none':
