@@ -8,11 +8,13 @@ does not save it),
 ``ModelEmaV3`` (with its decay warm-up, so short runs get a useful average), AMP and
 channels-last on CUDA only, ``DistributedDataParallel`` under ``torchrun``.
 
-Everything that can be wrong with the input (model name, folders, classes, images,
-a checkpoint to resume) is checked before the run directory is touched. Every epoch
-ends with ``last.pth`` (everything needed to resume) and, when the chosen metric
-improved, the best checkpoint; both are written atomically. Randomness is reseeded at
-each epoch from (seed, epoch, rank), so ``--resume`` after a kill ends exactly where an
+Everything that can be wrong with the input (model name and options, folders, classes,
+images, the batch size, the optimizer, a checkpoint to resume) is checked before the run
+directory is touched. Every epoch ends with ``last.pth`` (everything needed to resume,
+the run's config included) and, when the chosen metric improved, the best checkpoint;
+both are written atomically. A resumed run is the checkpoint's run: a config that would
+change how it trains is refused (``check_resume``). Randomness is reseeded at each epoch
+from (seed, epoch, rank), so ``--resume`` after a kill ends exactly where an
 uninterrupted run ends.
 """
 from __future__ import annotations
