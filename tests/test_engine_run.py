@@ -239,31 +239,32 @@ def test_resume_after_a_kill_ends_as_an_uninterrupted_run(tmp_path, monkeypatch)
 
 
 def test_more_epochs_extend_a_resumed_run_and_a_contradicting_flag_is_refused(tmp_path, capsys):
-    """Two epochs, then ``--resume last.pth --epochs 3``: the rows and weights of a three-epoch
+    """One epoch, then ``--resume last.pth --epochs 2``: the rows and weights of a two-epoch
     run (a schedule that does not depend on the length). A flag that would change how the
     run trains is named in one line, exit 2, and nothing is written."""
     line = [*TINY, '--synthetic-per-class', '4', '--sched', 'none', '--seed', '3']
-    assert main(['train', *line, '--epochs', '3', '--output-dir', str(tmp_path / 'whole')]) == 0
+    assert main(['train', *line, '--epochs', '2', '--output-dir', str(tmp_path / 'whole')]) == 0
     short = tmp_path / 'short'
-    assert main(['train', *line, '--epochs', '2', '--output-dir', str(short)]) == 0
+    assert main(['train', *line, '--epochs', '1', '--output-dir', str(short)]) == 0
     stamp = {p.name: p.read_bytes() for p in short.iterdir()}
     capsys.readouterr()
     for extra, words in ((['--lr', '0.01', '--model-kwargs', 'channel_multiplier=0.5'],
                           ["--lr 0.01 (the run's: 0.001)", '--model-kwargs channel_multiplier='
                            "0.5 (the run's: channel_multiplier=0.25)"]),
-                         (['--epochs', '1'], ['has done 2 epochs; give more to extend it']),
                          (['--data', str(tmp_path)], [f'--data-path {tmp_path} (the run']),
                          (['--overwrite'], ['--overwrite starts a new run'])):
         assert main(['train', '--resume', str(short / 'last.pth'), *extra]) == 2
         error = capsys.readouterr().err
         assert all(w in error for w in words) and error.count('\n') == 1, error
         assert {p.name: p.read_bytes() for p in short.iterdir()} == stamp
-    assert main(['train', '--resume', str(short / 'last.pth'), '--epochs', '3',
+    assert main(['train', '--resume', str(tmp_path / 'whole' / 'last.pth'), '--epochs', '1']) == 2
+    assert 'has done 2 epochs; give more to extend it' in capsys.readouterr().err
+    assert main(['train', '--resume', str(short / 'last.pth'), '--epochs', '2',
                  '--num-workers', '0']) == 0
     assert _comparable(read_rows(short / 'metrics.csv')) == \
         _comparable(read_rows(tmp_path / 'whole' / 'metrics.csv'))
     whole, resumed = (load_checkpoint(tmp_path / n / 'last.pth') for n in ('whole', 'short'))
-    assert resumed['config']['epochs'] == 3
+    assert resumed['config']['epochs'] == 2 and resumed['epoch'] == 2
     for name, tensor in whole['state_dict'].items():
         assert torch.equal(tensor, resumed['state_dict'][name]), name
 
