@@ -47,6 +47,12 @@ def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
                           'that loosen train wrote')
     if path.suffix == '.safetensors':
         return _load_exported(path)
+    # torch.save writes a zip archive; torch's legacy reader fails on anything else in
+    # ways no message names (a KeyError for a few bytes of text)
+    if not zipfile.is_zipfile(path):
+        raise LoosenError(f'{path} is not a readable checkpoint (truncated or corrupt: not '
+                          'the zip archive torch.save writes); use another copy or train '
+                          'again')
     try:
         found = torch.load(path, map_location='cpu', weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as error:
@@ -106,7 +112,7 @@ def check_resumable(checkpoint: Mapping[str, Any], path: str | Path) -> None:
 def read_run_config(path: str | Path) -> dict[str, Any]:
     """The config of the run that ``last.pth`` at ``path`` continues (its tensors are not
     read)."""
-    checkpoint = load_checkpoint(path, mmap=Path(path).suffix != '.safetensors')
+    checkpoint = load_checkpoint(path, mmap=True)
     check_resumable(checkpoint, path)
     return checkpoint['config']
 
