@@ -1,4 +1,5 @@
 """The ``loosen`` command line: subcommands, exit codes, one-line errors."""
+import argparse
 import json
 import subprocess
 import sys
@@ -6,7 +7,7 @@ import sys
 import pytest
 
 from loosen import __version__
-from loosen.cli import COMMANDS, build_parser, main
+from loosen.cli import COMMANDS, build_parser, main, subparser, unknown_flags
 from loosen.errors import LoosenError
 
 
@@ -86,3 +87,61 @@ def test_each_command_parser_shows_the_summary_of_the_index(name):
     commands = next(a for a in parser._actions if a.dest == 'command')
     helps = {action.dest: action.help for action in commands._choices_actions}
     assert helps[name] == COMMANDS[name].summary
+
+
+def parsers(parser, path=()):
+    """Every (sub)command parser of ``loosen`` under ``parser``, with its command words."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from parsers(sub, (*path, name))
+
+
+def every_parser():
+    for command in COMMANDS:
+        for path, parser in parsers(subparser(build_parser(command), [command])[0]):
+            yield (command, *path), parser
+
+
+def test_help_is_plain_text_everywhere():
+    for path, parser in every_parser():
+        assert '``' not in parser.format_help(), path
+
+
+def _misspelt(flag: str) -> str:
+    """``flag`` with two letters swapped, inside its name (not a prefix of it)."""
+    i = len(flag) // 2
+    return flag[:i] + flag[i + 1] + flag[i] + flag[i + 2:]
+
+
+def _cases():
+    for path, parser in every_parser():
+        if unknown_flags(parser, ['--surely-no-such-flag']) == []:
+            continue  # passes its arguments on to an upstream script
+        actions = [a for a in parser._actions if any(s.startswith('--') and len(s) > 6
+                                                      for s in a.option_strings)
+                   and a.help is not argparse.SUPPRESS and a.dest != 'help']
+        if actions:
+            flag = max(actions[0].option_strings, key=len)
+            yield pytest.param(path, flag, actions[0].option_strings, id=' '.join(path))
+
+
+@pytest.mark.parametrize('path, flag, spellings', list(_cases()))
+def test_a_misspelt_flag_gets_did_you_mean_in_one_line(capsys, path, flag, spellings):
+    wrong = _misspelt(flag)
+    assert wrong not in spellings
+    with pytest.raises(SystemExit) as exit_info:
+        main([*path, wrong])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and error.count('\n') == 1, error
+    assert f'no flag {wrong}; did you mean ' in error, error
+    suggested = error.split('did you mean ')[1].split('?')[0]
+    assert suggested in spellings
+
+
+def test_a_misspelt_command_gets_did_you_mean(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(['trian', '--epochs', '1'])
+    assert exit_info.value.code == 2
+    assert "no command 'trian'; did you mean 'train'?" in capsys.readouterr().err

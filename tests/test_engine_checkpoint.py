@@ -77,6 +77,7 @@ def test_a_failed_write_leaves_the_old_checkpoint_whole(tmp_path, monkeypatch):
 @pytest.mark.parametrize('damage, words', [
     (lambda p: p.write_bytes(p.read_bytes()[:len(p.read_bytes()) // 2]), 'truncated or corrupt'),
     (lambda p: p.write_bytes(b'not a checkpoint at all'), 'truncated or corrupt'),
+    (lambda p: p.write_bytes(b'junk\n'), 'truncated or corrupt'),  # torch: a KeyError
     (lambda p: torch.save({'w': torch.zeros(2)}, p), 'not a loosen checkpoint'),
 ])
 def test_damaged_or_foreign_files_are_one_line_errors(tmp_path, damage, words):

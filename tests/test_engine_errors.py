@@ -111,3 +111,20 @@ def test_skip_bad_images_leaves_them_out_and_counts_them(tree, tmp_path):
     assert 'train 15 images' in log and '1 unreadable images skipped, first: ' in log
     assert 'val 15 from' in log
     assert len(read_rows(out / 'metrics.csv')) == 1
+
+
+@pytest.mark.parametrize('argv, words', [
+    (['--model-kwargs', 'chanel_multiplier=0.25'],  # a misspelt key: not the full-width model
+     ["unknown mobilenetv1_la option (--model-kwargs) 'chanel_multiplier'",
+      "did you mean 'channel_multiplier'", 'Known: ', 'depth_multiplier']),
+    (['--model-kwargs', 'channel_multiplier=0.25', '--batch-size', '64'],  # > 16 images
+     ['--batch-size 64 is more than the 16 training images']),
+    (['--model-kwargs', 'channel_multiplier=0.25', '--opt', 'adamx'],
+     ['Optimizer adamx not found', '--opt adamx']),
+])
+def test_a_run_that_cannot_work_writes_nothing(tmp_path, capsys, argv, words):
+    """Checked before the run folder is created (the batch size and the optimizer too)."""
+    tiny = ['--img-size', '32', '--num-workers', '0', '--epochs', '1', '--batch-size', '4',
+            '--synthetic-per-class', '4']
+    error = fails(['train', *tiny, *argv], capsys, tmp_path / 'out')
+    assert all(w in error for w in words), error

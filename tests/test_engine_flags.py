@@ -1,12 +1,13 @@
 """The seed's three command-line styles (../shared/seeds/000_*.txt) onto one engine config."""
+import argparse
 import dataclasses
 import shlex
 
 import pytest
 
-from loosen.cli import main
+from loosen.cli import build_parser, subparser
 from loosen.engine.config import EngineConfig
-from loosen.engine.flags import parse
+from loosen.engine.flags import FIELDS, parse
 from loosen.engine.model import model_kwargs
 from loosen.errors import LoosenError
 
@@ -134,8 +135,8 @@ def test_vit_train_line_trains_vit_base_with_its_architecture():
         'val_dir': '/path/to/val_data', 'img_size': 224, 'dropout': 0.1, 'batch_size': 64,
         'epochs': 100, 'lr': 3e-4, 'output_dir': './logs',
         'save_path': './checkpoints/best_model.pth',
-        'model_kwargs': {'patch_size': 16, 'in_chans': 3, 'embed_dim': 768, 'depth': 12,
-                         'num_heads': 12, 'mlp_ratio': 4.0}}
+        'arch_flags': {'patch_size': 16, 'in_chans': 3, 'embed_dim': 768, 'depth': 12,
+                       'num_heads': 12, 'mlp_ratio': 4.0}}
     kwargs, model_notes = model_kwargs(config)
     assert kwargs == {'patch_size': 16, 'embed_dim': 768, 'depth': 12, 'num_heads': 12,
                       'mlp_ratio': 4.0, 'drop_rate': 0.1, 'img_size': 224}
@@ -204,22 +205,82 @@ def test_flags_that_cannot_work_are_one_line_errors(argv, words):
     assert '\n' not in str(error.value)
 
 
-def _help(capsys, command):
-    with pytest.raises(SystemExit):
-        main([command, '--help'])
-    return capsys.readouterr().out
+def test_typed_flags_win_over_the_recipe_whatever_their_value():
+    """32, 1e-3 and --no-model-ema are loosen's defaults too; typed, they still win."""
+    config, _ = parse('train', ['--recipe', 'paper-cnn', '--batch-size', '32', '--lr', '1e-3'])
+    assert (config.batch_size, config.lr) == (32, 1e-3)
+    assert (config.opt, config.epochs, config.sched) == ('adam', 200, 'plateau')  # the recipe's
+    config, _ = parse('train', ['--recipe', 'paper-rmt', '--no-model-ema', '--smoothing', '0'])
+    assert (config.model_ema, config.smoothing, config.mixup) == (False, 0.0, 0.8)
 
 
-def test_each_command_shows_only_its_flags_and_no_empty_defaults(capsys):
-    helps = {command: _help(capsys, command) for command in ('train', 'test', 'predict')}
-    for text in helps.values():
-        assert '(default: None)' not in text and '(default: [])' not in text
-        assert 'model:' in text and 'data' in text  # still grouped
-    for unused in ('--patch-size', '--synthetic-per-class', '--data-root-train', '--cache-mb',
-                   '--img_size', '--num_classes'):
-        assert unused not in helps['predict'], unused
-    assert '--patch-size' in helps['test'] and '--data-root-test' in helps['test']
-    assert '--epochs' in helps['train'] and '--epochs' not in helps['test']
-    assert '--top-k TOP_K         classes per image in the CSV (default: 3)' in helps['predict']
-    assert '(default: cuda if present)' in helps['predict']  # spelled out once, not twice
-    assert 'default: 0)' in helps['train'] or 'default: 1)' in helps['train']  # --num-workers
+def help_entries(parser) -> dict[str, str]:
+    """Each flag's entry of ``parser``'s help, by its first option string, on one line."""
+    entries: dict[str, list[str]] = {}
+    current = None
+    for line in parser.format_help().splitlines():
+        if line.startswith('  -'):
+            current = line.split()[0].rstrip(',')
+            entries[current] = [line]
+        elif line.startswith('    ') and current:
+            entries[current].append(line)
+        else:
+            current = None
+    return {flag: ' '.join(' '.join(lines).split()) for flag, lines in entries.items()}
+
+
+ENGINE = ('train', 'test', 'predict', 'compare', 'demo')
+
+
+@pytest.mark.parametrize('command', ENGINE)
+def test_every_flag_shows_its_default_from_the_config(command):
+    parser = subparser(build_parser(command), [command])[0]
+    entries = help_entries(parser)
+    flags = [a.option_strings[0] for a in parser._actions
+             if a.option_strings and a.help is not argparse.SUPPRESS and a.dest != 'help']
+    assert flags and set(flags) <= set(entries)
+    for flag in flags:
+        assert 'default: ' in entries[flag] or entries[flag].endswith('(required)'), \
+            entries[flag]
+    for entry in entries.values():
+        assert '(default: None)' not in entry and '==SUPPRESS==' not in entry, entry
+    defaults = EngineConfig()
+    if command in ('train', 'compare'):
+        for flag, value in (('--epochs', defaults.epochs), ('--lr', f'{defaults.lr:g}'),
+                            ('--best-metric', defaults.best_metric),
+                            ('--num-workers', defaults.num_workers)):
+            assert entries[flag].endswith(f'(default: {value})'), entries[flag]
+        assert "(default: the model's: 224" in entries['--img_size']
+
+
+def test_parsed_flags_hold_only_what_was_typed():
+    """Config flags default to SUPPRESS: the namespace tells typed from default."""
+    parser = subparser(build_parser('train'), ['train'])[0]
+    assert not set(vars(parser.parse_args(['train'][1:]))) & set(FIELDS)
+    assert set(vars(parser.parse_args(['--lr', '1e-3']))) & set(FIELDS) == {'lr'}
+
+
+def test_each_command_lists_only_the_flags_it_uses():
+    flags = {c: {s for a in subparser(build_parser(c), [c])[0]._actions
+                 for s in a.option_strings if a.help is not argparse.SUPPRESS} for c in ENGINE}
+    training = {'--epochs', '--lr', '--recipe', '--resume', '--synthetic-per-class',
+                '--data-root-train', '--pretrained', '--num_classes', '--early-conv', '--amp',
+                '--export-weights', '--overwrite'}
+    assert training <= flags['train']
+    assert not training & flags['test'] and not training & flags['predict']
+    assert '--patch-size' in flags['test'] and '--data-root-test' in flags['test']
+    for unused in ('--patch-size', '--cache-mb', '--img_size', '--data'):
+        assert unused not in flags['predict'], unused
+    assert not {'--model', '--save_path', '--resume', '--export-weights', '--overwrite'} & \
+        flags['compare']
+    compare = ' '.join(subparser(build_parser('compare'), ['compare'])[0].format_help().split())
+    assert 'runs/compare' in compare and 'runs/train' not in compare
+
+
+def test_test_takes_the_seeds_resume_as_its_checkpoint_but_does_not_list_it():
+    config, notes = seed('test', SEED_RMT_TEST)
+    assert config.checkpoint == '/models/aurora_rmt.pth' and config.resume is None
+    assert notes[-1].startswith('--resume: taken as --checkpoint')
+    entries = help_entries(subparser(build_parser('test'), ['test'])[0])
+    assert '--resume' not in ' '.join(entries)
+    assert not any('--resume' in e.split('  ')[0] for e in entries.values())

@@ -18,7 +18,8 @@ from loosen.data import write_synthetic
 from loosen.engine.checkpoint import load_checkpoint
 from loosen.engine.config import EngineConfig
 from loosen.engine.report import read_rows
-from loosen.engine.train import WeightedSoftTargetCrossEntropy
+from loosen.engine.runtime import Runtime
+from loosen.engine.train import Trainer, WeightedSoftTargetCrossEntropy
 
 # a tiny MobileNet at 32 px: a few seconds an epoch on two cores
 TINY = ['--img-size', '32', '--model-kwargs', 'channel_multiplier=0.25', '--batch-size', '8',
@@ -200,10 +201,11 @@ def _comparable(rows):
     return [{k: v for k, v in r.items() if k not in ('seconds', 'images_per_s')} for r in rows]
 
 
-def test_resume_after_a_kill_ends_as_an_uninterrupted_run(tmp_path):
+def test_resume_after_a_kill_ends_as_an_uninterrupted_run(tmp_path, monkeypatch):
     """The seed's classification command line, killed with SIGKILL after its first
-    checkpoint and resumed, ends with the metrics and weights of an uninterrupted run
-    (EMA, mixup, a loader worker and a cosine schedule included)."""
+    checkpoint and resumed from that checkpoint alone (``--resume PATH``, from another
+    folder), ends with the metrics and weights of an uninterrupted run (EMA, mixup, a
+    loader worker and a cosine schedule included)."""
     data = write_synthetic(tmp_path / 'data', per_class=10, size=32)
     epochs = 4
     seed_line = ['--model_name', 'MobileNet_LA', '--num_classes', '4', '--batch_size', '8',
@@ -225,8 +227,8 @@ def test_resume_after_a_kill_ends_as_an_uninterrupted_run(tmp_path):
     done = load_checkpoint(killed / 'last.pth')['epoch']
     assert 1 <= done < epochs  # killed mid-way
 
-    assert main(['train', *seed_line, '--output-dir', str(killed),
-                 '--resume', str(killed / 'last.pth')]) == 0
+    monkeypatch.chdir(tmp_path / 'data')  # the checkpoint says where the data is
+    assert main(['train', '--resume', str(killed / 'last.pth')]) == 0
     whole, resumed = (load_checkpoint(tmp_path / n / 'last.pth') for n in ('whole', 'killed'))
     assert _comparable(read_rows(killed / 'metrics.csv')) == \
         _comparable(read_rows(tmp_path / 'whole' / 'metrics.csv'))
@@ -234,3 +236,52 @@ def test_resume_after_a_kill_ends_as_an_uninterrupted_run(tmp_path):
         for name, tensor in whole[key].items():
             assert torch.equal(tensor, resumed[key][name]), (key, name)
     assert resumed['updates'] == whole['updates'] == epochs * math.floor(30 / 8)
+
+
+def test_more_epochs_extend_a_resumed_run_and_a_contradicting_flag_is_refused(tmp_path, capsys):
+    """One epoch, then ``--resume last.pth --epochs 2``: the rows and weights of a two-epoch
+    run (a schedule that does not depend on the length). A flag that would change how the
+    run trains is named in one line, exit 2, and nothing is written."""
+    line = [*TINY, '--synthetic-per-class', '4', '--sched', 'none', '--seed', '3']
+    assert main(['train', *line, '--epochs', '2', '--output-dir', str(tmp_path / 'whole')]) == 0
+    short = tmp_path / 'short'
+    assert main(['train', *line, '--epochs', '1', '--output-dir', str(short)]) == 0
+    stamp = {p.name: p.read_bytes() for p in short.iterdir()}
+    capsys.readouterr()
+    for extra, words in ((['--lr', '0.01', '--model-kwargs', 'channel_multiplier=0.5'],
+                          ["--lr 0.01 (the run's: 0.001)", '--model-kwargs channel_multiplier='
+                           "0.5 (the run's: channel_multiplier=0.25)"]),
+                         (['--data', str(tmp_path)], [f'--data-path {tmp_path} (the run']),
+                         (['--overwrite'], ['--overwrite starts a new run'])):
+        assert main(['train', '--resume', str(short / 'last.pth'), *extra]) == 2
+        error = capsys.readouterr().err
+        assert all(w in error for w in words) and error.count('\n') == 1, error
+        assert {p.name: p.read_bytes() for p in short.iterdir()} == stamp
+    assert main(['train', '--resume', str(tmp_path / 'whole' / 'last.pth'), '--epochs', '1']) == 2
+    assert 'has done 2 epochs; give more to extend it' in capsys.readouterr().err
+    assert main(['train', '--resume', str(short / 'last.pth'), '--epochs', '2',
+                 '--num-workers', '0']) == 0
+    assert _comparable(read_rows(short / 'metrics.csv')) == \
+        _comparable(read_rows(tmp_path / 'whole' / 'metrics.csv'))
+    whole, resumed = (load_checkpoint(tmp_path / n / 'last.pth') for n in ('whole', 'short'))
+    assert resumed['config']['epochs'] == 2 and resumed['epoch'] == 2
+    for name, tensor in whole['state_dict'].items():
+        assert torch.equal(tensor, resumed['state_dict'][name]), name
+
+
+def test_a_resumed_cosine_schedule_is_stretched_to_the_new_length():
+    """timm's lr is a function of the update count for the run's length: resumed with more
+    epochs it continues on the longer curve (as timm's train.py does), not past the end
+    of the short one."""
+    runtime = Runtime(torch.device('cpu'))
+    short, long = (EngineConfig(epochs=n, warmup_epochs=0) for n in (2, 4))
+    first = Trainer(short, torch.nn.Linear(3, 4), 4, runtime, updates_per_epoch=5)
+    first.updates = 10
+    first.scheduler.step_update(10)
+    assert first.lr == pytest.approx(short.min_lr)  # the end of the two-epoch curve
+    resumed = Trainer(long, torch.nn.Linear(3, 4), 4, runtime, updates_per_epoch=5)
+    resumed.load_state({**first.state(full=True), 'state_dict': resumed.net.state_dict()})
+    fresh = Trainer(long, torch.nn.Linear(3, 4), 4, runtime, updates_per_epoch=5)
+    fresh.scheduler.step_update(10)
+    assert resumed.lr == pytest.approx(fresh.lr) == pytest.approx(
+        long.min_lr + 0.5 * (long.lr - long.min_lr))  # half-way down the four-epoch cosine

@@ -37,17 +37,24 @@ def save_checkpoint(payload: Mapping[str, Any], path: str | Path) -> Path:
         {'format': FORMAT, 'version': VERSION, **payload}, temp))
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
     """Read a checkpoint of ``loosen train`` (``.pth``) or weights of ``--export-weights``
-    (``.safetensors``) as data. Anything else is a one-line LoosenError."""
+    (``.safetensors``) as data. Anything else is a one-line LoosenError. With ``mmap`` the
+    tensors stay on disk until touched (to read the rest cheaply)."""
     path = Path(path)
     if not path.is_file():
         raise LoosenError(f'checkpoint {path} does not exist; give the best.pth or last.pth '
                           'that loosen train wrote')
     if path.suffix == '.safetensors':
         return _load_exported(path)
+    # torch.save writes a zip archive; torch's legacy reader fails on anything else in
+    # ways no message names (a KeyError for a few bytes of text)
+    if not zipfile.is_zipfile(path):
+        raise LoosenError(f'{path} is not a readable checkpoint (truncated or corrupt: not '
+                          'the zip archive torch.save writes); use another copy or train '
+                          'again')
     try:
-        found = torch.load(path, map_location='cpu', weights_only=True)
+        found = torch.load(path, map_location='cpu', weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as error:
         reason = _unpickling_reason(str(error))
         if 'GLOBAL' not in reason:
@@ -93,6 +100,21 @@ def check_classes(checkpoint: Mapping[str, Any], classes: list[str], path: str |
         raise LoosenError(f'{path} was trained on classes {", ".join(checkpoint["classes"])} '
                           f'but the data has {", ".join(classes)}; use data with the same '
                           'class folders, or a checkpoint trained on these')
+
+
+def check_resumable(checkpoint: Mapping[str, Any], path: str | Path) -> None:
+    """A LoosenError unless ``checkpoint`` holds all a run needs to go on (``last.pth``)."""
+    if 'optimizer' not in checkpoint or 'config' not in checkpoint:
+        raise LoosenError(f'{path} holds weights without the optimizer state; resume from '
+                          'last.pth in its run directory')
+
+
+def read_run_config(path: str | Path) -> dict[str, Any]:
+    """The config of the run that ``last.pth`` at ``path`` continues (its tensors are not
+    read)."""
+    checkpoint = load_checkpoint(path, mmap=True)
+    check_resumable(checkpoint, path)
+    return checkpoint['config']
 
 
 def rng_state() -> dict[str, Any]:

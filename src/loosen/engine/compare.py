@@ -21,7 +21,7 @@ from ..cli import summary
 from ..data import write_synthetic
 from ..errors import LoosenError
 from .config import EngineConfig, default_workers
-from .flags import DefaultsFormatter, add_flags, config_from_args
+from .flags import COMPARE_DIR, DefaultsFormatter, add_flags, config_from_args
 
 if TYPE_CHECKING:  # the engine loads torch and timm: only when a comparison runs
     from .test import TestResult
@@ -119,8 +119,8 @@ def _budget(base: EngineConfig, train_images: int) -> str:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    base, notes = config_from_args(args, 'train')
-    out = Path(base.output_dir or 'runs/compare')
+    base, notes = config_from_args(args, 'compare')
+    out = Path(base.output_dir or COMPARE_DIR)
     entries = compare(args.models, base, out, notes, args.progress)
     preface = (f'# {" vs ".join(e.model for e in entries)}\n\nSame data, seed and budget for '
                f'every model: {_budget(base, entries[0].trained.train_images)}. One seed: '
@@ -176,26 +176,36 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+COMPARE = (f'Train and test several models alike (the same data, seed, epochs, batch size '
+           f'and optimiser: only the model changes), then report them side by side in '
+           f'{COMPARE_DIR}/report.md (--output-dir elsewhere), each model\'s run, test and '
+           'plots in a folder of its name beside it.')
+DEMO = ('The comparison on built-in data: mobilenetv1_la against mobilenetv1_plain on a '
+        'synthetic aurora set it writes first, sized to finish in a few minutes on two CPU '
+        'cores; the report is OUT/report.md.')
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        'compare', help=summary('compare'),
-        description=__doc__, allow_abbrev=False,
+        'compare', help=summary('compare'), description=COMPARE, allow_abbrev=False,
         formatter_class=DefaultsFormatter)
     parser.add_argument('--models', nargs='+', required=True,
                         help='e.g. mobilenetv1_la mobilenetv1_plain mobilenetv1_cbam')
-    add_flags(parser, 'train')
+    add_flags(parser, 'compare')
     parser.set_defaults(run=run_compare)
     demo = commands.add_parser(
-        'demo', help=summary('demo'),
-        description=__doc__, formatter_class=DefaultsFormatter)
-    demo.add_argument('--out', default='runs/demo')
+        'demo', help=summary('demo'), description=DEMO, allow_abbrev=False,
+        formatter_class=DefaultsFormatter)
+    demo.add_argument('--out', default='runs/demo', help='where the data, runs and report go')
     demo.add_argument('--per-class', type=int, default=400, help='synthetic frames per class')
-    demo.add_argument('--size', type=int, default=128)
-    demo.add_argument('--epochs', type=int, default=20)
-    demo.add_argument('--batch-size', type=int, default=32)
-    demo.add_argument('--lr', type=float, default=2e-3)
+    demo.add_argument('--size', type=int, default=128, help='frame and input size in pixels')
+    demo.add_argument('--epochs', type=int, default=20, help='epochs per model')
+    demo.add_argument('--batch-size', type=int, default=32, help='images per batch')
+    demo.add_argument('--lr', type=float, default=2e-3, help='peak learning rate')
     demo.add_argument('--width', type=float, default=0.5, help='MobileNet width multiplier')
-    demo.add_argument('--seed', type=int, default=0)
-    demo.add_argument('--num-workers', type=int, default=default_workers())
-    demo.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None)
+    demo.add_argument('--seed', type=int, default=0, help='seed of the data and the training')
+    demo.add_argument('--num-workers', type=int, default=default_workers(),
+                      help='loader processes')
+    demo.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None,
+                      help='progress bars (default: on a terminal)')
     demo.set_defaults(run=run_demo)

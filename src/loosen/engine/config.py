@@ -26,6 +26,23 @@ BEST_METRICS = {  # name -> True when larger is better
 }
 BALANCE = ('none', 'weights', 'sampler')
 NORMS = ('dataset', 'model', 'imagenet')
+DATA_PATHS = ('data_root', 'train_dir', 'val_dir', 'test_dir')  # the folders of the data
+# what a resumed run may change: where and how fast it runs, where it writes, and how long
+# it goes on (more --epochs extend it); the rest is the checkpoint's
+MAY_CHANGE_ON_RESUME = ('device', 'num_workers', 'cache_mb', 'epochs', 'output_dir',
+                        'save_path', 'export_weights')
+# fields that say nothing about how a run trains (num_classes is checked against its data)
+NOT_OF_THE_RUN = ('resume', 'overwrite', 'num_classes', 'checkpoint', 'split', 'top_k',
+                  'mistakes')
+# fields whose flag is not --field-name
+FLAG_NAMES = {'data': '--data', 'data_root': '--data-path', 'train_dir': '--data-root-train',
+              'val_dir': '--data-root-val', 'test_dir': '--data-root-test',
+              'auto_augment': '--aa', 'arch_flags': 'the architecture flags'}
+
+
+def flag_name(name: str) -> str:
+    """The flag of field ``name``, for messages."""
+    return FLAG_NAMES.get(name, '--' + name.replace('_', '-'))
 
 
 def default_workers() -> int:
@@ -35,42 +52,50 @@ def default_workers() -> int:
     return max(0, min(8, (os.cpu_count() or 1) // 2 - 1))
 
 
+def unset(means: str) -> Any:
+    """A field that is None unless given; ``means`` says what None does (``--help`` shows
+    it as the flag's default)."""
+    return field(default=None, metadata={'unset': means})
+
+
 @dataclass
 class EngineConfig:
     """What to train or evaluate, on which data, how, and where the results go.
 
     Paths are kept as strings so the config round-trips through YAML and checkpoints
-    (which hold plain containers only).
+    (which hold plain containers only). Each field's default is the default of its flag
+    (``--help`` shows it); a field that is None unless given says what None means.
     """
 
-    recipe: str | None = None                   # the paper recipe applied (engine/recipes.py)
+    recipe: str | None = unset("none: loosen's own defaults")  # engine/recipes.py
 
     # model
     model: str | None = DEFAULT_MODEL           # registered name; test: None = the checkpoint's
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # constructor options
-    pretrained: str | None = None               # local weights for the plain part
-    num_classes: int | None = None              # checked against the data when given
+    arch_flags: dict[str, Any] = field(default_factory=dict)  # the seed's --patch-size...
+    pretrained: str | None = unset('none: random initial weights')
+    num_classes: int | None = unset('the number of class folders')
 
     # data: an image folder (data_root/{train,val,test}/<class>/) or the synthetic set
     data: str = 'synthetic'                     # 'synthetic' or 'folder'
-    data_root: str | None = None
-    train_dir: str | None = None                # a folder of class folders (ViT style)
-    val_dir: str | None = None
-    test_dir: str | None = None
+    data_root: str | None = unset('none: the synthetic set')
+    train_dir: str | None = unset('DATA/train')  # a folder of class folders (ViT style)
+    val_dir: str | None = unset('DATA/val')
+    test_dir: str | None = unset('DATA/test')
     synthetic_per_class: int = 100              # training frames per class; val/test get 1/4
-    synthetic_size: int | None = None           # frames are drawn at this size (img_size)
+    synthetic_size: int | None = unset('the input size')  # frames are drawn at this size
     synthetic_classes: list[str] = field(default_factory=lambda: list(CORE_CLASSES))
     synthetic_seed: int = 0                     # the data's seed (splits add 0, 1, 2)
-    img_size: int | None = None                 # None: the model's default (224)
+    img_size: int | None = unset("the model's: 224 for every model here")
     norm: str = 'dataset'                       # training images' mean/std, the model's, ImageNet's
     crop_pct: float = 1.0                       # all-sky frames: keep the horizon
-    crop_mode: str | None = None                # timm's: None/'center', 'squash', 'border'
+    crop_mode: str | None = unset("timm's: center")  # or 'squash', 'border'
     augment: bool = True                        # False: train on the eval transform
     scale: tuple[float, float] = (0.6, 1.0)     # random-resized-crop area
     hflip: float = 0.5
     vflip: float = 0.5
     color_jitter: float = 0.2
-    auto_augment: str | None = None
+    auto_augment: str | None = unset('none')
     reprob: float = 0.0
     remode: str = 'const'                       # timm's random-erase fill: 'const', 'pixel'...
     balance: str = 'weights'                    # class weights in the loss; 'sampler'; 'none'
@@ -91,8 +116,8 @@ class EngineConfig:
     warmup_epochs: int = 0
     warmup_lr: float = 1e-6
     min_lr: float = 1e-6
-    dropout: float | None = None                # None: the model's own default
-    drop_path: float | None = None
+    dropout: float | None = unset("the model's own")
+    drop_path: float | None = unset("the model's own")
     smoothing: float = 0.0
     mixup: float = 0.0
     cutmix: float = 0.0
@@ -102,21 +127,21 @@ class EngineConfig:
     model_ema_decay: float = 0.9998
     amp: bool = False                           # CUDA only
     channels_last: bool = False                 # CUDA only
-    device: str | None = None                   # None: cuda when present, else cpu
+    device: str | None = unset('cuda if present, else cpu')
     seed: int = 0
-    patience: int | None = None                 # epochs without improvement before stopping
+    patience: int | None = unset('none: every epoch runs')  # epochs without improvement
     best_metric: str = 'macro_f1'
 
     # outputs
-    output_dir: str | None = None               # None: runs/train/<model> (test: runs/test/..)
-    save_path: str | None = None                # best checkpoint; None: <output_dir>/best.pth
-    resume: str | None = None                   # a last.pth to continue from
+    output_dir: str | None = unset('runs/<command>/<model>')
+    save_path: str | None = unset('best.pth in the run directory')
+    resume: str | None = unset('none: a new run')  # a last.pth to continue from
     overwrite: bool = False
-    export_weights: str | None = None           # bare weights as .safetensors
+    export_weights: str | None = unset('none')  # bare weights as .safetensors
 
     # evaluation and prediction
-    checkpoint: str | None = None               # what test / predict load
-    split: str | None = None                    # test split: None = test/ if present, else val/
+    checkpoint: str | None = unset('none: test and predict need one')  # what they load
+    split: str | None = unset('test/ when the data has it, else val/')
     top_k: int = 3
     mistakes: int = 20
 
@@ -135,12 +160,27 @@ class EngineConfig:
         for name in ('epochs', 'batch_size', 'synthetic_per_class', 'top_k'):
             if getattr(self, name) < 1:
                 raise LoosenError(f'--{name.replace("_", "-")} must be at least 1')
+        if self.resume and self.overwrite:
+            raise LoosenError('--overwrite starts a new run and --resume continues one; give '
+                              'one of them')
         if self.sched == 'plateau' and self.warmup_epochs:
             raise LoosenError('--sched plateau has no warm-up here; pass --warmup-epochs 0 or '
                               'another --sched')
         if self.mixing and self.batch_size % 2:
             raise LoosenError(f'--mixup/--cutmix pair images within a batch; make --batch-size '
                               f'even (not {self.batch_size})')
+
+    def changes_to(self, run: EngineConfig) -> list[str]:
+        """Where this config, resuming ``run``, differs from it in a setting a resumed run
+        keeps (all but ``MAY_CHANGE_ON_RESUME``): 'flag value (the run's: value)' each."""
+        found = []
+        for f in dataclasses.fields(self):
+            if f.name in MAY_CHANGE_ON_RESUME or f.name in NOT_OF_THE_RUN:
+                continue
+            mine, theirs = _plain(getattr(self, f.name)), _plain(getattr(run, f.name))
+            if mine != theirs:
+                found.append(f"{flag_name(f.name)} {_shown(mine)} (the run's: {_shown(theirs)})")
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         """Plain containers only (tuples become lists): safe for YAML and weights_only."""
@@ -166,6 +206,15 @@ class EngineConfig:
 
     def write_yaml(self, path: Path) -> None:
         path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def _shown(value: Any) -> str:
+    """A value as a command line spells it."""
+    if isinstance(value, dict):
+        return ' '.join(f'{k}={v}' for k, v in value.items()) or 'none'
+    if isinstance(value, list):
+        return ' '.join(map(str, value))
+    return str(value)
 
 
 def _plain(value: Any) -> Any:

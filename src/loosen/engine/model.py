@@ -12,9 +12,10 @@ from typing import Any
 
 from torch import nn
 
-from ..errors import LoosenError
+from ..errors import LoosenError, unknown_name
 from ..timm_plugins import create_model, get_arch, parse_model_name
 from .config import EngineConfig
+from .recipes import get_recipe
 
 # config field -> the constructor argument timm models use for it
 CONFIG_KWARGS = {'dropout': 'drop_rate', 'drop_path': 'drop_path_rate', 'img_size': 'img_size'}
@@ -36,21 +37,32 @@ def constructor_args(cls: type) -> set[str]:
 
 
 def model_kwargs(config: EngineConfig) -> tuple[dict[str, Any], list[str]]:
-    """Constructor options for ``config.model`` from ``model_kwargs`` and the dropout, drop-path
-    and image-size flags, and a note for each option the model does not take."""
+    """Constructor options for ``config.model``: ``model_kwargs``, then the seed's
+    architecture flags and the dropout, drop-path and image-size flags. An option of
+    ``model_kwargs`` the model does not take is an error naming the closest it does (a
+    misspelt key would otherwise train another model); one of the flags, or of the
+    recipe, is a note (the seed's command lines carry them for every model)."""
     arch, _ = parse_model_name(config.model)
-    accepted = constructor_args(get_arch(arch).model_cls)
-    wanted = dict(config.model_kwargs)
-    in_chans = wanted.pop('in_chans', 3)
+    accepted = constructor_args(get_arch(arch).model_cls) - FIXED_KWARGS
+    given = dict(config.model_kwargs)
+    recipe = get_recipe(config.recipe).model_kwargs if config.recipe else {}
+    optional = {k: given.pop(k) for k in list(given) if k in recipe and given[k] == recipe[k]}
+    optional.update(config.arch_flags)
+    in_chans = {**given, **optional}.get('in_chans', 3)
+    given.pop('in_chans', None)
+    optional.pop('in_chans', None)
     if in_chans != 3:
         raise LoosenError(f'--in-channels {in_chans}: images are read as RGB (grayscale copied '
                           'into three channels); use --in-channels 3')
+    for name in given:
+        if name not in accepted:
+            raise unknown_name(f'{config.model} option (--model-kwargs)', name, accepted)
     for key, kwarg in CONFIG_KWARGS.items():
-        if getattr(config, key) is not None and kwarg not in wanted:
-            wanted[kwarg] = getattr(config, key)
-    kwargs, notes = {}, []
-    for name, value in wanted.items():
-        if name in accepted and name not in FIXED_KWARGS:
+        if getattr(config, key) is not None and kwarg not in given:
+            optional.setdefault(kwarg, getattr(config, key))
+    kwargs, notes = dict(given), []
+    for name, value in optional.items():
+        if name in accepted:
             kwargs[name] = value
         elif name != 'img_size':  # only ViTs size their position table; others need nothing
             notes.append(f'{config.model} has no option {name!r} (={value}); ignored')

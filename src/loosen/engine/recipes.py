@@ -116,14 +116,3 @@ def apply_recipe(config: EngineConfig, name: str) -> EngineConfig:
     recipe = get_recipe(name)
     return dataclasses.replace(config, **recipe.settings, recipe=recipe.name,
                                model_kwargs={**recipe.model_kwargs, **config.model_kwargs})
-
-
-def recipe_under(config: EngineConfig, name: str) -> EngineConfig:
-    """Recipe ``name`` with every setting of ``config`` that differs from loosen's defaults
-    kept: a command line's own flags win over the recipe it names."""
-    defaults = EngineConfig()
-    recipe = apply_recipe(defaults, name)
-    chosen = {f.name: getattr(config, f.name) for f in dataclasses.fields(EngineConfig)
-              if getattr(config, f.name) != getattr(defaults, f.name)}
-    chosen['model_kwargs'] = {**recipe.model_kwargs, **config.model_kwargs}
-    return dataclasses.replace(recipe, **chosen)

@@ -8,11 +8,13 @@ does not save it),
 ``ModelEmaV3`` (with its decay warm-up, so short runs get a useful average), AMP and
 channels-last on CUDA only, ``DistributedDataParallel`` under ``torchrun``.
 
-Everything that can be wrong with the input (model name, folders, classes, images,
-a checkpoint to resume) is checked before the run directory is touched. Every epoch
-ends with ``last.pth`` (everything needed to resume) and, when the chosen metric
-improved, the best checkpoint; both are written atomically. Randomness is reseeded at
-each epoch from (seed, epoch, rank), so ``--resume`` after a kill ends exactly where an
+Everything that can be wrong with the input (model name and options, folders, classes,
+images, the batch size, the optimizer, a checkpoint to resume) is checked before the run
+directory is touched. Every epoch ends with ``last.pth`` (everything needed to resume,
+the run's config included) and, when the chosen metric improved, the best checkpoint;
+both are written atomically. A resumed run is the checkpoint's run: a config that would
+change how it trains is refused (``check_resume``). Randomness is reseeded at each epoch
+from (seed, epoch, rank), so ``--resume`` after a kill ends exactly where an
 uninterrupted run ends.
 """
 from __future__ import annotations
@@ -40,14 +42,20 @@ from ..errors import LoosenError
 from ..timm_plugins import resolve_model_name
 from .checkpoint import (
     check_classes,
-    check_model,
+    check_resumable,
     export_weights,
     load_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
 )
-from .config import BEST_METRICS, EngineConfig
+from .config import (
+    BEST_METRICS,
+    DATA_PATHS,
+    MAY_CHANGE_ON_RESUME,
+    EngineConfig,
+    flag_name,
+)
 from .data import (
     Split,
     check_num_classes,
@@ -235,9 +243,11 @@ class Trainer:
         if self.ema is not None and checkpoint.get('ema') is not None:
             self.ema.module.load_state_dict(checkpoint['ema'])
         self.optimizer.load_state_dict(checkpoint['optimizer'])
-        if self.schedule is not None and checkpoint.get('scheduler') is not None:
-            self.schedule.load_state_dict(checkpoint['scheduler'])
         self.updates = checkpoint['updates']
+        if self.plateau is not None and checkpoint.get('scheduler') is not None:
+            self.plateau.load_state_dict(checkpoint['scheduler'])  # its patience counter
+        elif self.scheduler is not None:  # timm's lr is a function of the update count, for
+            self.scheduler.step_update(self.updates)  # config.epochs: more stretch it
         set_rng_state(checkpoint['rng'])
 
 
@@ -259,18 +269,44 @@ class Prepared:
         return self.train.classes
 
 
+def settle(config: EngineConfig) -> None:
+    """Spell out in ``config`` what its defaults mean here (the registered model name, the
+    input size, absolute data paths), so that its checkpoint describes the run wherever
+    it is resumed or tested from."""
+    config.model = resolve_model_name(config.model)
+    config.img_size = default_img_size(config)
+    for key in DATA_PATHS:
+        if getattr(config, key):
+            setattr(config, key, str(Path(getattr(config, key)).resolve()))
+
+
+def check_resume(config: EngineConfig, checkpoint: dict[str, Any]) -> None:
+    """A LoosenError unless ``config`` continues the run of ``checkpoint`` as it was set
+    up, changing at most what ``MAY_CHANGE_ON_RESUME`` allows (epochs only up)."""
+    path = config.resume
+    check_resumable(checkpoint, path)
+    run = EngineConfig.from_dict(checkpoint['config'])
+    settle(run)
+    changed = config.changes_to(run)
+    if changed:
+        allowed = ', '.join(flag_name(name) for name in MAY_CHANGE_ON_RESUME)
+        raise LoosenError(f'--resume {path} continues a run set up otherwise: '
+                          f'{"; ".join(changed)}; leave these out to continue it as it was '
+                          f'(only {allowed} may change), or start a new run without --resume')
+    if config.epochs < checkpoint['epoch']:
+        raise LoosenError(f'--epochs {config.epochs}: the run of {path} has done '
+                          f'{checkpoint["epoch"]} epochs; give more to extend it')
+
+
 def prepare(config: EngineConfig) -> Prepared:
     """Check everything about ``config`` and build its data and model; write nothing."""
     config.check()
-    config.model = resolve_model_name(config.model)
-    kwargs, notes = model_kwargs(config)
+    settle(config)
     resume = None
     if config.resume:
         resume = load_checkpoint(config.resume)
-        check_model(resume, config.model, config.resume)
-        if 'optimizer' not in resume:
-            raise LoosenError(f'{config.resume} is a best checkpoint without optimizer state; '
-                              f'resume from last.pth in its run directory')
+        check_resume(config, resume)
+    kwargs, notes = model_kwargs(config)
     side = (resume['data_config']['decode_side'] if resume is not None
             else decode_side(default_img_size(config), config.scale))
     train = open_split(config, 'train', side)
@@ -354,34 +390,49 @@ def train(config: EngineConfig, notes: list[str] | None = None,
     notes = [*(notes or []), *runtime_notes]
     try:
         prepared = prepare(config)
+        loader, trainer = _set_up(prepared, runtime)  # the last checks: nothing written yet
         run_dir = runtime.share(_claim_run_dir(config) if runtime.main else None)
         config.output_dir = str(run_dir)  # every path of the run follows it
         log_path = run_dir / 'train.log' if runtime.main else None
         with run_log(log_path, console=runtime.main) as log:
             for note in notes + prepared.notes:
                 log.info('note: %s', note)
-            return _fit(prepared, runtime, run_dir, log, on_epoch_end, progress)
+            return _fit(prepared, loader, trainer, runtime, run_dir, log, on_epoch_end,
+                        progress)
     finally:
         runtime.close()
 
 
-def _fit(prepared: Prepared, runtime: Runtime, run_dir: Path, log: Any,
-         on_epoch_end: EpochHook | None, progress: bool | None) -> TrainResult:
+def _set_up(prepared: Prepared, runtime: Runtime) -> tuple[DataLoader, Trainer]:
+    """The training loader and the trainer, with the resumed run's state when there is one."""
     config, classes = prepared.config, prepared.classes
-    if runtime.main:
-        config.write_yaml(run_dir / 'config.yaml')
-    train_tf = make_transform(prepared.data_cfg, config, training=True)
-    prepared.train.dataset.transform = train_tf
+    prepared.train.dataset.transform = make_transform(prepared.data_cfg, config, training=True)
     prepared.val.dataset.transform = make_transform(prepared.data_cfg, None, training=False)
     loader = _loader(prepared.train, config, runtime)
     weights = (class_weights(prepared.train.targets, len(classes))
                if config.balance == 'weights' else None)
-    trainer = Trainer(config, prepared.model, len(classes), runtime, len(loader), weights)
+    try:
+        trainer = Trainer(config, prepared.model, len(classes), runtime, len(loader), weights)
+    except LoosenError:
+        raise
+    except ValueError as error:  # timm's factories: an unknown --opt or --sched
+        raise LoosenError(f'{error} (--opt {config.opt}, --sched {config.sched}); see '
+                          'loosen train --help') from None
+    if prepared.resume is not None:
+        trainer.load_state(prepared.resume)
+    return loader, trainer
+
+
+def _fit(prepared: Prepared, loader: DataLoader, trainer: Trainer, runtime: Runtime,
+         run_dir: Path, log: Any, on_epoch_end: EpochHook | None,
+         progress: bool | None) -> TrainResult:
+    config, classes = prepared.config, prepared.classes
+    if runtime.main:
+        config.write_yaml(run_dir / 'config.yaml')
     history: list[dict[str, float]] = []
     best: dict[str, Any] | None = None
     start = 0
     if prepared.resume is not None:
-        trainer.load_state(prepared.resume)
         history, best = list(prepared.resume['history']), prepared.resume['best']
         start = prepared.resume['epoch']
         log.info('resumed %s at epoch %d', config.resume, start)
