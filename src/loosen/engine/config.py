@@ -48,7 +48,8 @@ class EngineConfig:
     # model
     model: str | None = DEFAULT_MODEL           # registered name; test: None = the checkpoint's
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # constructor options
-    pretrained: str | None = None               # local weights for the plain part
+    pretrained: str | None = None               # weights for the plain part: a file or timm:TAG
+    pretrained_partial: bool = False            # accept weights that fit under half the model
     num_classes: int | None = None              # checked against the data when given
 
     # data: an image folder (data_root/{train,val,test}/<class>/) or the synthetic set

@@ -88,8 +88,13 @@ def add_model_flags(parser: argparse.ArgumentParser, command: str) -> None:
     for dest in NO_OP_FLAGS:
         rmt.add_argument(f'--{dest.replace("_", "-")}', dest=dest, action='store_true')
     if command == 'train':
-        group.add_argument('--pretrained', help='local weights (.pth, .safetensors) for the '
-                                                'plain part; nothing is downloaded')
+        group.add_argument('--pretrained', metavar='FILE|timm:TAG',
+                           help='weights for the plain part: a local .pth/.safetensors, or '
+                                'timm:TAG (e.g. timm:resnet34.a1_in1k) from the Hugging Face '
+                                'cache, fetched only when this machine is online')
+        group.add_argument('--pretrained-partial', action='store_true',
+                           help='accept --pretrained weights that fit fewer than half of the '
+                                "model's tensors, or some in other shapes (left at init)")
         rmt.add_argument('--distillation-type', default='none',
                          choices=('none', 'soft', 'hard'))
 

@@ -13,7 +13,7 @@ from typing import Any
 from torch import nn
 
 from ..errors import LoosenError
-from ..timm_plugins import create_model, get_arch, parse_model_name
+from ..timm_plugins import BUILD_KWARGS, create_model, get_arch, parse_model_name
 from .config import EngineConfig
 
 # config field -> the constructor argument timm models use for it
@@ -39,7 +39,7 @@ def model_kwargs(config: EngineConfig) -> tuple[dict[str, Any], list[str]]:
     """Constructor options for ``config.model`` from ``model_kwargs`` and the dropout, drop-path
     and image-size flags, and a note for each option the model does not take."""
     arch, _ = parse_model_name(config.model)
-    accepted = constructor_args(get_arch(arch).model_cls)
+    accepted = constructor_args(get_arch(arch).model_cls) | set(BUILD_KWARGS)
     wanted = dict(config.model_kwargs)
     in_chans = wanted.pop('in_chans', 3)
     if in_chans != 3:
@@ -57,14 +57,13 @@ def model_kwargs(config: EngineConfig) -> tuple[dict[str, Any], list[str]]:
     return kwargs, notes
 
 
-def build_model(name: str, num_classes: int, kwargs: dict[str, Any],
-                pretrained: str | None = None) -> nn.Module:
+def build_model(name: str, num_classes: int, kwargs: dict[str, Any]) -> nn.Module:
     """Model ``name`` (a registered name) with ``num_classes`` outputs and constructor
-    options ``kwargs`` (from ``model_kwargs``)."""
+    options ``kwargs`` (from ``model_kwargs``); ``loosen.timm_plugins.load_weights``
+    then loads pretrained weights into it and reports what it loaded."""
     arch, attention = parse_model_name(name)
     try:
-        return create_model(arch, attention, num_classes=num_classes, pretrained=pretrained,
-                            **kwargs)
+        return create_model(arch, attention, num_classes=num_classes, **kwargs)
     except (TypeError, AssertionError) as error:
         reason = ' '.join(str(error).split())
         raise LoosenError(f'cannot build {name} with {kwargs} ({reason}); change the '
