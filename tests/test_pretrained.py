@@ -11,6 +11,7 @@ import pytest
 import timm
 import torch
 from safetensors.torch import save_file
+from timm.models import create_feature_extractor, get_graph_node_names
 
 import loosen
 from loosen.attention.start import IdentityStart
@@ -203,6 +204,10 @@ def test_identity_start_begins_as_the_plain_network(plain_weights):
         with torch.no_grad():
             assert torch.allclose(model(x), plain(x), atol=1e-5)
             assert not torch.allclose(paper(x), plain(x), atol=1e-3)  # the paper's start
+            assert torch.allclose(torch.jit.script(model)(x), plain(x), atol=1e-5)
+            nodes = get_graph_node_names(model)[1]  # torch.fx, as timm's feature API traces
+            traced = create_feature_extractor(model, [nodes[-1]])
+            assert torch.allclose(traced(x)[nodes[-1]], plain(x), atol=1e-5)
         model.train()
         model(x).logsumexp(1).mean().backward()
         assert model.blocks[3].attention.gate.grad.abs() > 0  # it learns how much to attend
