@@ -243,3 +243,18 @@ def test_accuracy_grid_starts_every_cell_from_the_same_weights(tmp_path):
         assert ('blocks.3.attention.gate' in state) == (attention == 'la')
     rows = (out / 'results.csv').read_text().splitlines()
     assert 'first_train_loss' in rows[0] and 'first_val_loss' in rows[0]
+
+
+def test_classifier_rows_follow_the_class_names_a_checkpoint_records(tmp_path, plain_weights):
+    """loosen train's synthetic set lists arc, drapery, radial, hotspot; a folder sorts them."""
+    state = torch.load(plain_weights)
+    path = tmp_path / 'best.pth'
+    torch.save({'state_dict': state, 'classes': ['radial', 'arc']}, path)
+    model = loosen.create_model('mobilenetv1', 'la', num_classes=2, channel_multiplier=0.25)
+    report = load_weights(model, str(path), classes=['arc', 'radial'])
+    assert report.reordered_from == ['radial', 'arc'] and report.classifier == []
+    assert torch.equal(model.classifier.weight, state['classifier.weight'][[1, 0]])
+    assert "reordered from the weights' class order: radial, arc" in report.summary()
+    report = load_weights(model, str(path), classes=['arc', 'hotspot'])
+    assert report.classifier == ['classifier.bias', 'classifier.weight']
+    assert "classifier reset (the weights' classes are radial, arc)" in report.summary()

@@ -283,7 +283,8 @@ def prepare(config: EngineConfig) -> Prepared:
     model = build_model(config.model, len(train.classes), kwargs)
     weights = None  # a resumed run has its own weights
     if config.pretrained and resume is None:
-        weights = load_weights(model, config.pretrained, config.pretrained_partial)
+        weights = load_weights(model, config.pretrained, config.pretrained_partial,
+                               train.classes)
     if resume is not None:
         data_cfg = resume['data_config']
     else:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ import timm
 import torch
 from huggingface_hub import constants as hub_constants
 from huggingface_hub.file_download import repo_folder_name
+from safetensors import SafetensorError, safe_open
 from timm.models import load_state_dict
 from torch import nn
 
@@ -42,7 +45,9 @@ class LoadReport:
     plain: int = 0  # the model's tensors outside attention: what the weights should fill
     loaded: list[str] = field(default_factory=list)
     attention: list[str] = field(default_factory=list)  # the model's, left at init
-    classifier: list[str] = field(default_factory=list)  # reset: another class count
+    classifier: list[str] = field(default_factory=list)  # reset: see classifier_reason
+    classifier_reason: str = 'another class count'
+    reordered_from: list[str] = field(default_factory=list)  # the weights' class order
     mismatched: list[str] = field(default_factory=list)  # another shape: left at init
     missing: list[str] = field(default_factory=list)  # plain keys the weights lack
     unexpected: list[str] = field(default_factory=list)  # weight keys the model lacks
@@ -56,9 +61,12 @@ class LoadReport:
         lines = [f'pretrained: loaded {len(self.loaded)}/{self.plain} tensors (all but the '
                  f'attention) from {self.source}',
                  f'  attention at init: {len(self.attention)} tensors ({some(self.attention)})',
-                 f'  classifier reset (another class count): {some(self.classifier)}',
+                 f'  classifier reset ({self.classifier_reason}): {some(self.classifier)}',
                  f'  missing from the weights (left at init): {some(self.missing)}',
                  f'  unexpected in the weights (ignored): {some(self.unexpected)}']
+        if self.reordered_from:
+            lines.append('  classifier rows reordered from the weights\' class order: '
+                         + ', '.join(self.reordered_from))
         if self.mismatched:
             lines.append(f'  other shapes in the weights (left at init): {some(self.mismatched)}')
         return '\n'.join(lines)
@@ -79,6 +87,25 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         reason = ' '.join(str(error).split())[:200]
         raise LoosenError(f'cannot read weights from {path} ({reason}); save them with '
                           'torch.save(model.state_dict(), path) or safetensors') from error
+
+
+def file_classes(path: str | Path) -> list[str] | None:
+    """The class names a weights file records (a checkpoint of ``loosen train`` or its
+    ``--export-weights``), else None; read after ``read_state_dict`` accepted the file."""
+    path = Path(path)
+    try:
+        if path.suffix == '.safetensors':
+            with safe_open(str(path), framework='pt') as f:
+                meta = f.metadata() or {}
+            return json.loads(meta['classes']) if 'classes' in meta else None
+        with torch.serialization.safe_globals([argparse.Namespace]):  # mapped: no tensor read
+            found = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except (RuntimeError, ValueError, OSError, SafetensorError):  # the old (non-zip) format
+        return None
+    classes = found.get('classes') if isinstance(found, dict) else None
+    if isinstance(classes, list | tuple) and all(isinstance(c, str) for c in classes):
+        return list(classes)
+    return None
 
 
 def _check_tag(tag: str) -> Any:
@@ -138,16 +165,37 @@ def _classifier_prefixes(model: nn.Module) -> tuple[str, ...]:
     return tuple(f'{n}.' for n in ((names,) if isinstance(names, str) else names))
 
 
+def _match_classes(found: dict[str, torch.Tensor], report: LoadReport,
+                   prefixes: tuple[str, ...], theirs: list[str], ours: list[str]) -> None:
+    """Classifier rows of ``found`` in the order of ``ours`` when the weights were trained
+    on the same classes in another order; dropped (the classifier is reset) when on others."""
+    keys = [k for k in found if k.startswith(prefixes) and found[k].shape[:1] == (len(theirs),)]
+    if sorted(theirs) == sorted(ours):
+        order = [theirs.index(name) for name in ours]
+        found.update({key: found[key][order] for key in keys})
+        report.reordered_from = list(theirs)
+        return
+    for key in keys:
+        found.pop(key)
+        report.classifier.append(key)
+    report.classifier_reason = f'the weights\' classes are {", ".join(theirs)}'
+
+
 def load_pretrained(model: nn.Module, source: str | Path, partial: bool = False,
-                    filter_fn: PretrainedFilter | None = None) -> LoadReport:
+                    filter_fn: PretrainedFilter | None = None,
+                    classes: Sequence[str] | None = None) -> LoadReport:
     """Copy the tensors of ``source`` (a local file or ``timm:TAG``) into the plain part
     of ``model``, after ``filter_fn`` (the architecture's ``pretrained_filter``).
+
+    ``classes``: the names of the model's outputs. Weights that record theirs (a
+    checkpoint of ``loosen train``) then give the classifier rows by name: reordered
+    when the classes are the same in another order, reset when they are others.
 
     Raises LoosenError, leaving the model untouched, when the weights fit fewer than half
     of the model's non-attention tensors or hold one outside the classifier in another
     shape, unless ``partial``: then only the tensors that fit are copied.
     """
-    found = read_weights(source)
+    found = dict(read_weights(source))
     if filter_fn is not None:
         found = filter_fn(found, model)
     own = model.state_dict()
@@ -156,6 +204,9 @@ def load_pretrained(model: nn.Module, source: str | Path, partial: bool = False,
     skip = set(report.attention)  # attention weights in the file are ignored
     report.plain = len(own) - len(skip)
     classifier = _classifier_prefixes(model)
+    theirs = None if str(source).startswith(TIMM_PREFIX) else file_classes(source)
+    if classes is not None and theirs is not None and theirs != list(classes):
+        _match_classes(found, report, classifier, theirs, list(classes))
     wanted: dict[str, torch.Tensor] = {}
     for key, value in found.items():
         if key in skip:

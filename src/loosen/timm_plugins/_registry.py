@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import timm
@@ -182,7 +182,8 @@ def create_model(arch: str, attention: str | None = 'la', num_classes: int = 4,
     return model
 
 
-def load_weights(model: nn.Module, source: str, partial: bool = False) -> LoadReport:
+def load_weights(model: nn.Module, source: str, partial: bool = False,
+                 classes: Sequence[str] | None = None) -> LoadReport:
     """``load_pretrained`` into a model built here, through its architecture's filter."""
     arch, _ = parse_model_name(model.pretrained_cfg['architecture'])
-    return load_pretrained(model, source, partial, get_arch(arch).pretrained_filter)
+    return load_pretrained(model, source, partial, get_arch(arch).pretrained_filter, classes)
