@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from ..attention import list_attentions
+from ..attention.start import STARTS
 from ..errors import LoosenError, unknown_name
 from ..timm_plugins import list_archs
 from .accuracy_report import write_outputs
@@ -85,6 +86,12 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
                           '(loosen.engine.recipes), which this install lacks; use --preset cpu '
                           'with your own --epochs/--lr')
     data = 'synthetic' if args.data == 'synthetic' else str(Path(args.data).resolve())
+    pretrained = args.pretrained
+    if pretrained and not pretrained.startswith('timm:'):
+        if not Path(pretrained).is_file():
+            raise LoosenError(f'--pretrained {pretrained}: no such file; give the weights '
+                              'every cell starts from (.pth, .safetensors) or timm:TAG')
+        pretrained = str(Path(pretrained).resolve())
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     gpus = args.gpus if args.gpus is not None else float(torch.cuda.is_available())
     return GridSpec(
@@ -95,7 +102,8 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
         det_img_size=preset.det_img_size,
         test_split='test' if data == 'synthetic' else reported_split(Path(data)),
         model_kwargs=preset.model_kwargs, recipes=preset.recipes, preset=args.preset,
-        threads=threads, gpus=gpus, device=args.device)
+        threads=threads, gpus=gpus, device=args.device, pretrained=pretrained,
+        attention_init=None if args.attention_init == 'default' else args.attention_init)
 
 
 def run_grid(spec: GridSpec, executor: str = 'local', jobs: int = 1,
@@ -133,7 +141,8 @@ def header(spec: GridSpec, argv: list[str], seconds: float) -> str:
         f'- backbones {", ".join(spec.archs)}; modules {", ".join(spec.attentions)}; '
         f'training sizes {", ".join(map(str, spec.train_sizes))}; seeds '
         f'{", ".join(map(str, spec.seeds))}',
-        f'- budget per cell: {budget}; width options '
+        f'- budget per cell: {budget}; start: {spec.pretrained or "from scratch"}, '
+        f'attention {spec.attention_init or "as built"}; width options '
         f'{ {a: spec.model_kwargs[a] for a in spec.archs if a in spec.model_kwargs} or "none"}',
         f'- machine: {platform.machine()}, {os.cpu_count()} CPU(s), '
         f'{torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"}, '
@@ -174,6 +183,12 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
     p.add_argument('--img-size', type=int)
     p.add_argument('--batch-size', type=int)
     p.add_argument('--lr', type=float)
+    p.add_argument('--pretrained', metavar='FILE|timm:TAG',
+                   help='weights every classification cell starts from (the plain part; '
+                        'attention at init), e.g. a best.pth of loosen train (default: none)')
+    p.add_argument('--attention-init', choices=tuple(STARTS), default='default',
+                   help="'identity': every attention module starts as the identity, blended "
+                        "in by a gate at 0 (default: as built, the paper's)")
     p.add_argument('--out', default='runs/bench/accuracy', help='the grid\'s folder; run '
                    'again with the same one to resume (default: runs/bench/accuracy)')
     p.add_argument('--executor', choices=EXECUTORS, default='local')

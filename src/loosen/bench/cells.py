@@ -38,12 +38,13 @@ def engine_config(spec: GridSpec, cell: Cell) -> EngineConfig:
     run = spec.cell_dir(cell) / 'train'
     budget = {k: getattr(spec, k) for k in ('epochs', 'batch_size', 'lr')
               if getattr(spec, k) is not None}
+    start = {'attention_init': spec.attention_init} if spec.attention_init else {}
     return dataclasses.replace(
         config, **budget, model_kwargs={**config.model_kwargs,
-                                        **spec.model_kwargs.get(cell.arch, {})},
+                                        **spec.model_kwargs.get(cell.arch, {}), **start},
         data='folder', data_root=str(spec.subset_dir(cell)), img_size=spec.img_size,
         seed=cell.seed, num_workers=0, device=spec.device, output_dir=str(run),
-        save_path=None, patience=None, export_weights=None)
+        save_path=None, patience=None, export_weights=None, pretrained=spec.pretrained)
 
 
 def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:
@@ -64,7 +65,9 @@ def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:
             **{f'f1_{k}': v for k, v in metrics['per_class_f1'].items()},
             'test_images': metrics['images'], 'params': trained.params,
             'epochs': len(trained.history), 'images_seen': per_batch * len(trained.history),
-            'train_seconds': sum(row['seconds'] for row in trained.history)}
+            'train_seconds': sum(row['seconds'] for row in trained.history),
+            'first_train_loss': trained.history[0]['train_loss'],  # how the start went
+            'first_val_loss': trained.history[0]['val_loss']}
 
 
 def detection(spec: GridSpec, cell: Cell) -> dict[str, Any]:

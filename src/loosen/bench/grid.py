@@ -23,7 +23,7 @@ BASELINE = 'plain'
 # settings that change a cell's numbers: a grid folder keeps them for good
 BUDGET_FIELDS = ('data', 'det_data', 'test_split', 'epochs', 'img_size', 'batch_size', 'lr',
                  'eval_per_class', 'model_kwargs', 'recipes', 'det_img_size', 'threads',
-                 'device')
+                 'device', 'pretrained', 'attention_init')
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,8 @@ class GridSpec:
     threads: int = 1                # torch threads (Ray: CPUs) of one cell
     gpus: float = 0.0               # GPUs one cell asks Ray for
     device: str | None = None
+    pretrained: str | None = None   # the weights every classification cell starts from
+    attention_init: str | None = None  # 'identity': every module starts as the identity
 
     @property
     def root(self) -> Path:

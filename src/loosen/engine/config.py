@@ -73,7 +73,8 @@ class EngineConfig:
     model: str | None = DEFAULT_MODEL           # registered name; test: None = the checkpoint's
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # constructor options
     arch_flags: dict[str, Any] = field(default_factory=dict)  # the seed's --patch-size...
-    pretrained: str | None = unset('none: random initial weights')
+    pretrained: str | None = unset('none: random initial weights')  # a file or timm:TAG
+    pretrained_partial: bool = False            # accept weights that fit under half the model
     num_classes: int | None = unset('the number of class folders')
 
     # data: an image folder (data_root/{train,val,test}/<class>/) or the synthetic set

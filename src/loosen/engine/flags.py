@@ -125,8 +125,13 @@ def add_model_flags(parser: argparse.ArgumentParser, command: str) -> None:
     if command == 'predict':  # the checkpoint says the rest
         return
     if command in TRAINING:
-        group.add_argument('--pretrained', help='local weights (.pth, .safetensors) for the '
-                                                'plain part; nothing is downloaded')
+        group.add_argument('--pretrained', metavar='FILE|timm:TAG',
+                           help='weights for the plain part: a local .pth/.safetensors, or '
+                                'timm:TAG (e.g. timm:resnet34.a1_in1k) from the Hugging Face '
+                                'cache, fetched only when this machine is online')
+        group.add_argument('--pretrained-partial', action='store_true',
+                           help='accept --pretrained weights that fit fewer than half of the '
+                                "model's tensors, or some in other shapes (left at init)")
         group.add_argument('--num_classes', '--num-classes', '--nb-classes', dest='num_classes',
                            type=int, help='checked against the class folders')
     group.add_argument('--dropout', '--drop', dest='dropout', type=float,

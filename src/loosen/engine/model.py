@@ -13,7 +13,7 @@ from typing import Any
 from torch import nn
 
 from ..errors import LoosenError, unknown_name
-from ..timm_plugins import create_model, get_arch, parse_model_name
+from ..timm_plugins import BUILD_KWARGS, create_model, get_arch, parse_model_name
 from .config import EngineConfig
 from .recipes import get_recipe
 
@@ -43,7 +43,7 @@ def model_kwargs(config: EngineConfig) -> tuple[dict[str, Any], list[str]]:
     misspelt key would otherwise train another model); one of the flags, or of the
     recipe, is a note (the seed's command lines carry them for every model)."""
     arch, _ = parse_model_name(config.model)
-    accepted = constructor_args(get_arch(arch).model_cls) - FIXED_KWARGS
+    accepted = (constructor_args(get_arch(arch).model_cls) | set(BUILD_KWARGS)) - FIXED_KWARGS
     given = dict(config.model_kwargs)
     recipe = get_recipe(config.recipe).model_kwargs if config.recipe else {}
     optional = {k: given.pop(k) for k in list(given) if k in recipe and given[k] == recipe[k]}
@@ -69,14 +69,13 @@ def model_kwargs(config: EngineConfig) -> tuple[dict[str, Any], list[str]]:
     return kwargs, notes
 
 
-def build_model(name: str, num_classes: int, kwargs: dict[str, Any],
-                pretrained: str | None = None) -> nn.Module:
+def build_model(name: str, num_classes: int, kwargs: dict[str, Any]) -> nn.Module:
     """Model ``name`` (a registered name) with ``num_classes`` outputs and constructor
-    options ``kwargs`` (from ``model_kwargs``)."""
+    options ``kwargs`` (from ``model_kwargs``); ``loosen.timm_plugins.load_weights``
+    then loads pretrained weights into it and reports what it loaded."""
     arch, attention = parse_model_name(name)
     try:
-        return create_model(arch, attention, num_classes=num_classes, pretrained=pretrained,
-                            **kwargs)
+        return create_model(arch, attention, num_classes=num_classes, **kwargs)
     except (TypeError, AssertionError) as error:
         reason = ' '.join(str(error).split())
         raise LoosenError(f'cannot build {name} with {kwargs} ({reason}); change the '

@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..errors import LoosenError
-from ..timm_plugins import resolve_model_name
+from ..timm_plugins import LoadReport, load_weights, resolve_model_name
 from .checkpoint import (
     check_classes,
     check_resumable,
@@ -263,6 +263,7 @@ class Prepared:
     data_cfg: dict[str, Any]
     notes: list[str]
     resume: dict[str, Any] | None = None
+    weights: LoadReport | None = None  # what --pretrained loaded
 
     @property
     def classes(self) -> list[str]:
@@ -315,13 +316,17 @@ def prepare(config: EngineConfig) -> Prepared:
     if resume is not None:
         check_classes(resume, train.classes, config.resume)
     seed_everything(config.seed)
-    model = build_model(config.model, len(train.classes), kwargs, config.pretrained)
+    model = build_model(config.model, len(train.classes), kwargs)
+    weights = None  # a resumed run has its own weights
+    if config.pretrained and resume is None:
+        weights = load_weights(model, config.pretrained, config.pretrained_partial,
+                               train.classes)
     if resume is not None:
         data_cfg = resume['data_config']
     else:
         stats = normalisation(train.dataset) if config.norm == 'dataset' else None
         data_cfg = data_config(config, model, side, stats)
-    return Prepared(config, train, val, model, kwargs, data_cfg, notes, resume)
+    return Prepared(config, train, val, model, kwargs, data_cfg, notes, resume, weights)
 
 
 @dataclass
@@ -397,6 +402,8 @@ def train(config: EngineConfig, notes: list[str] | None = None,
         with run_log(log_path, console=runtime.main) as log:
             for note in notes + prepared.notes:
                 log.info('note: %s', note)
+            if prepared.weights is not None:
+                log.info(prepared.weights.summary())
             return _fit(prepared, loader, trainer, runtime, run_dir, log, on_epoch_end,
                         progress)
     finally:

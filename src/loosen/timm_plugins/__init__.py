@@ -8,10 +8,12 @@ from . import alexnet, mobilenet, resnet, rmt, vit, zfnet  # noqa: F401  (regist
 from ._builder import ArchSpec, attention_keys, attention_layer
 from ._pretrained import LoadReport, load_pretrained
 from ._registry import (
+    BUILD_KWARGS,
     create_model,
     get_arch,
     list_archs,
     list_models,
+    load_weights,
     model_name,
     parse_model_name,
     register_arch,
@@ -22,6 +24,7 @@ from ._registry import (
 register_models()
 
 __all__ = [
+    'BUILD_KWARGS',
     'ArchSpec',
     'LoadReport',
     'attention_keys',
@@ -31,6 +34,7 @@ __all__ = [
     'list_archs',
     'list_models',
     'load_pretrained',
+    'load_weights',
     'model_name',
     'parse_model_name',
     'register_arch',

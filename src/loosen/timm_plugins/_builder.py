@@ -18,9 +18,12 @@ from torch import nn
 
 from ..attention import get_attention
 from ..attention.gcsa import RELEASE_HEADS
+from ..attention.start import check_start, with_start
 from ..errors import LoosenError
 
 AttentionLayer = Callable[..., nn.Module]  # (channels) -> module
+# timm's pretrained_filter_fn: (state_dict, model) -> the state dict in the model's layout
+PretrainedFilter = Callable[[dict[str, Any], nn.Module], dict[str, Any]]
 
 # set on every module an attention slot builds, so the plain part of a model can be told apart
 SLOT_MARK = '_loosen_attention_slot'
@@ -37,7 +40,8 @@ def no_attention(channels: int, **factory_kwargs: Any) -> nn.Module:
 
 
 def attention_layer(attention: str | None, kwargs: Mapping[str, Any] | None = None,
-                    defaults: Mapping[str, Any] | None = None) -> AttentionLayer:
+                    defaults: Mapping[str, Any] | None = None,
+                    start: str = 'default') -> AttentionLayer:
     """A factory ``(channels) -> module`` for ``attention`` (None: the empty slot).
 
     ``defaults`` are this spot's options for the module (at ``placement='paper'`` the
@@ -45,7 +49,9 @@ def attention_layer(attention: str | None, kwargs: Mapping[str, Any] | None = No
     built and override them. Unless ``kwargs`` sets it, a head count (the spot's, else
     the module's own default) is fitted to each width: ``gcd(channels, heads)``, the
     count itself where it divides the width, the largest below it that does elsewhere.
+    ``start`` 'identity' wraps every module in ``IdentityStart`` (see attention/start.py).
     """
+    check_start(start)
     if attention is None:
         return no_attention
     spec = get_attention(attention)
@@ -60,8 +66,9 @@ def attention_layer(attention: str | None, kwargs: Mapping[str, Any] | None = No
         # device and dtype: timm's blocks pass them to every layer they create
         extra = {'heads': math.gcd(channels, heads)} if isinstance(heads, int) else {}
         module = spec.factory(channels, **options, **extra).to(device=device, dtype=dtype)
-        setattr(module, SLOT_MARK, True)
         register_notrace_module(type(module))  # one unit for torch.fx (LA's control flow)
+        module = with_start(module, start).to(device=device, dtype=dtype)
+        setattr(module, SLOT_MARK, True)
         return module
 
     return build
@@ -133,6 +140,9 @@ class ArchSpec:
         paper_cfg: per attention name, what those options change in ``cfg`` (pool size).
         feature_cfg: timm's ``feature_cfg`` for ``features_only=True`` (e.g. flattening).
         aliases: other names users know it by (the paper's seed names).
+        pretrained_filter: timm's ``pretrained_filter_fn`` for weights this architecture
+            loads (``pretrained=``): maps another layout's keys onto the model's and
+            resizes what depends on the input size (ViT: timm's own filter).
     """
 
     name: str
@@ -146,6 +156,7 @@ class ArchSpec:
     paper_cfg: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     feature_cfg: Mapping[str, Any] = field(default_factory=dict)
     aliases: tuple[str, ...] = field(default=())
+    pretrained_filter: PretrainedFilter | None = None
 
     def attention_defaults(self, attention: str | None, placement: str) -> dict[str, Any]:
         """The options ``attention`` gets at ``placement`` unless the user sets them."""

@@ -8,8 +8,9 @@ lists them all, as ``timm.list_models('*_la')`` lists the LA models.
 """
 from __future__ import annotations
 
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import timm
@@ -19,9 +20,12 @@ from torch import nn
 from ..attention import get_attention, list_attentions
 from ..errors import unknown_name
 from ._builder import ArchSpec, attention_layer
-from ._pretrained import load_pretrained
+from ._pretrained import LoadReport, load_pretrained
 
 PLAIN = 'plain'
+# what ``build`` takes besides the architecture's constructor options
+BUILD_KWARGS = ('placement', 'attn_kwargs', 'attention_init')
+_logger = logging.getLogger(__name__)
 
 _ARCHS: dict[str, ArchSpec] = {}
 default_cfgs: dict[str, dict[str, Any]] = {}  # read by timm's register_model
@@ -63,15 +67,18 @@ def model_name(arch: str, attention: str | None) -> str:
 
 def build(spec: ArchSpec, attention: str | None, pretrained: bool = False,
           placement: str = 'paper', attn_kwargs: dict[str, Any] | None = None,
-          **kwargs: Any) -> nn.Module:
+          attention_init: str = 'default', **kwargs: Any) -> nn.Module:
     """Build ``spec`` with ``attention`` in its slot(s) through timm's model builder.
 
     ``attn_kwargs`` go to every attention module (e.g. ``{'window': 1}`` for LA) and
-    override the release's options at this spot (``ArchSpec.paper_attention``); other
-    kwargs override the architecture's constructor defaults.
+    override the release's options at this spot (``ArchSpec.paper_attention``);
+    ``attention_init='identity'`` starts every module as the identity (a gate at 0, see
+    ``loosen.attention.start``); other kwargs override the architecture's constructor
+    defaults.
     """
     spec.check_placement(placement)
-    layer = attention_layer(attention, attn_kwargs, spec.attention_defaults(attention, placement))
+    layer = attention_layer(attention, attn_kwargs, spec.attention_defaults(attention, placement),
+                            start=attention_init)
     kwargs = {**spec.kwargs, **spec.model_defaults(attention, placement), **kwargs}
     # timm's factory kwargs: built where asked, whatever each constructor takes
     device, dtype = kwargs.pop('device', None), kwargs.pop('dtype', None)
@@ -142,17 +149,22 @@ def resolve_model_name(name: str) -> str:
 
 def create_model(arch: str, attention: str | None = 'la', num_classes: int = 4,
                  pretrained: str | None = None, placement: str = 'paper',
-                 **kwargs: Any) -> nn.Module:
+                 pretrained_partial: bool = False, **kwargs: Any) -> nn.Module:
     """Build ``arch`` with ``attention`` (None or 'plain': none) through timm.
 
     Args:
         arch: architecture or alias (``resnet34``, ``MobileNet``, ``ViT``, ``RMT_S``...).
         attention: a name from ``loosen.list_attentions()``, or None / 'plain'.
         num_classes: classifier outputs (the aurora data has 4 classes).
-        pretrained: path of a local state dict (.pth, .pt, .safetensors) loaded into the
-            plain part; attention parameters stay at their init. Nothing is downloaded.
+        pretrained: weights for the plain part: the path of a local state dict (.pth, .pt,
+            .safetensors) or ``timm:TAG`` (``timm:resnet34.a1_in1k``: timm's weights from
+            the Hugging Face cache, fetched only on a machine online); attention
+            parameters stay at their init. The load report is logged.
         placement: 'paper' (the paper's spot) or 'block' (one module per block).
-        **kwargs: constructor options (widths, depths, drop_path_rate, attn_kwargs...).
+        pretrained_partial: accept weights that fit fewer than half of the model's
+            non-attention tensors, or some in another shape (see ``load_pretrained``).
+        **kwargs: constructor options (widths, depths, drop_path_rate, attn_kwargs,
+            attention_init...).
     """
     spec = get_arch(arch)
     if attention is not None and attention.lower() == PLAIN:
@@ -164,5 +176,14 @@ def create_model(arch: str, attention: str | None = 'la', num_classes: int = 4,
         register_models()
     model = timm.create_model(name, num_classes=num_classes, placement=placement, **kwargs)
     if pretrained:
-        load_pretrained(model, pretrained)
+        report = load_weights(model, pretrained, pretrained_partial)
+        log = _logger.warning if report.missing or report.unexpected else _logger.info
+        log(report.summary())
     return model
+
+
+def load_weights(model: nn.Module, source: str, partial: bool = False,
+                 classes: Sequence[str] | None = None) -> LoadReport:
+    """``load_pretrained`` into a model built here, through its architecture's filter."""
+    arch, _ = parse_model_name(model.pretrained_cfg['architecture'])
+    return load_pretrained(model, source, partial, get_arch(arch).pretrained_filter, classes)

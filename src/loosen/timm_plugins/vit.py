@@ -7,7 +7,8 @@ attended and laid back, the class token bypasses, and
 ``x = x + attn(norm1(cat(cls, LA(patches))))``, ``x = x + mlp(norm2(x))``: the residual
 and the MLP branch see the un-gated tokens. The position embedding is resampled for
 other input sizes (timm's ``dynamic_img_size``), so any multiple of 16 works. With the
-slot empty every key matches timm's ``vit_*_patch16_224``.
+slot empty every key matches timm's ``vit_*_patch16_224``; weights load through timm's
+checkpoint filter, which resamples the position table to the model's size.
 
 ``vit_paper`` is the release's configuration: embed 384, depth 6, 6 heads, MLP ratio 4,
 dropout 0.1 on the position embedding, the attention weights, the projections and the
@@ -27,7 +28,7 @@ from timm.data import (
 )
 from timm.layers import register_notrace_function, resample_abs_pos_embed
 from timm.models import checkpoint
-from timm.models.vision_transformer import Block, VisionTransformer
+from timm.models.vision_transformer import Block, VisionTransformer, checkpoint_filter_fn
 from torch import nn
 
 from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention, release_options
@@ -113,7 +114,8 @@ for _name, _dim, _heads, _aliases in (('vit_tiny', 192, 3, ()), ('vit_small', 38
                                       ('vit_base', 768, 12, ('vit',))):
     register_arch(ArchSpec(
         _name, GridViT, dict(patch_size=16, embed_dim=_dim, depth=12, num_heads=_heads),
-        VIT_CFG, spot=SPOT, paper_attention=VIT_RELEASE, aliases=_aliases))
+        VIT_CFG, spot=SPOT, paper_attention=VIT_RELEASE, aliases=_aliases,
+        pretrained_filter=checkpoint_filter_fn))
 
 register_arch(ArchSpec(
     'vit_paper', GridViT,
@@ -121,4 +123,4 @@ register_arch(ArchSpec(
          attn_drop_rate=0.1, proj_drop_rate=0.1, norm_layer=nn.LayerNorm),
     {**VIT_CFG, 'mean': IMAGENET_DEFAULT_MEAN, 'std': IMAGENET_DEFAULT_STD, 'crop_pct': 1.0,
      'interpolation': 'bilinear'},
-    spot=SPOT, paper_attention=VIT_RELEASE))
+    spot=SPOT, paper_attention=VIT_RELEASE, pretrained_filter=checkpoint_filter_fn))
