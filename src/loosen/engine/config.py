@@ -26,6 +26,8 @@ BEST_METRICS = {  # name -> True when larger is better
 }
 BALANCE = ('none', 'weights', 'sampler')
 NORMS = ('dataset', 'model', 'imagenet')
+COMPILE = ('off', 'on', 'auto')  # --compile (engine/compile.py); a bare --compile is 'on'
+COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
 
 
 def default_workers() -> int:
@@ -102,6 +104,8 @@ class EngineConfig:
     model_ema_decay: float = 0.9998
     amp: bool = False                           # CUDA only
     channels_last: bool = False                 # CUDA only
+    compile: str = 'off'                        # torch.compile: 'off', 'on', 'auto'
+    compile_mode: str = 'default'               # torch.compile's mode
     device: str | None = None                   # None: cuda when present, else cpu
     seed: int = 0
     patience: int | None = None                 # epochs without improvement before stopping

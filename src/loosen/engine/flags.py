@@ -25,7 +25,15 @@ import yaml
 
 from ..data import SPLITS
 from ..errors import LoosenError
-from .config import BALANCE, BEST_METRICS, DEFAULT_MODEL, NORMS, EngineConfig
+from .config import (
+    BALANCE,
+    BEST_METRICS,
+    COMPILE,
+    COMPILE_MODES,
+    DEFAULT_MODEL,
+    NORMS,
+    EngineConfig,
+)
 from .recipes import RECIPES, recipe_under
 
 # flag dest -> the constructor argument of the seed's ViT flags
@@ -198,6 +206,10 @@ def add_common_flags(parser: argparse.ArgumentParser, command: str) -> None:
                             dest='output_dir', help=f'run directory (default: runs/{command}/'
                                                     f'<model>{where})')
     parser.add_argument('--device', help="'cpu', 'cuda', 'cuda:0' (default: cuda if present)")
+    parser.add_argument('--compile', nargs='?', const='on', choices=COMPILE,
+                        help='run the model through torch.compile (inductor); auto: eager '
+                             'with a note when it cannot compile; a bare --compile is on')
+    parser.add_argument('--compile-mode', choices=COMPILE_MODES, help="torch.compile's mode")
     parser.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None,
                         help='progress bars (default: on a terminal)')
 
