@@ -152,3 +152,14 @@ def test_a_model_that_cannot_compile_says_why_or_falls_back(tmp_path):
     notes = [line for line in auto['out'].splitlines() if line.startswith('note:')]
     assert len(notes) == 1 and 'running eager' in notes[0] and 'mobilenetv1_la' in notes[0]
     assert (tmp_path / 'predictions.csv').read_text().count('\n') == 5  # header + 4 images
+
+
+def test_grid_cells_compile_as_the_grid_says(tmp_path):
+    from loosen.bench.cells import engine_config
+    from loosen.bench.grid import Cell, GridSpec
+    spec = dict(out=str(tmp_path), data='synthetic', archs=['mobilenetv1'], attentions=['la'],
+                train_sizes=[8], seeds=[0], epochs=1, img_size=32, batch_size=4, lr=1e-3,
+                eval_per_class=1)
+    cell = Cell('mobilenetv1', 'la', 8, 0)
+    assert engine_config(GridSpec(**spec, compile='auto'), cell).compile == 'auto'
+    assert engine_config(GridSpec(**spec), cell).compile == EngineConfig().compile

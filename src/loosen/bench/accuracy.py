@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from ..attention import list_attentions
+from ..engine.config import COMPILE
 from ..errors import LoosenError, unknown_name
 from ..timm_plugins import list_archs
 from .accuracy_report import write_outputs
@@ -95,7 +96,7 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
         det_img_size=preset.det_img_size,
         test_split='test' if data == 'synthetic' else reported_split(Path(data)),
         model_kwargs=preset.model_kwargs, recipes=preset.recipes, preset=args.preset,
-        threads=threads, gpus=gpus, device=args.device)
+        threads=threads, gpus=gpus, device=args.device, compile=args.compile)
 
 
 def run_grid(spec: GridSpec, executor: str = 'local', jobs: int = 1,
@@ -184,5 +185,8 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
                    '(default: CPUs / jobs)')
     p.add_argument('--gpus', type=float, help='GPUs per cell for Ray (default: 1 if CUDA)')
     p.add_argument('--device', help='cpu or cuda (default: cuda when present)')
+    p.add_argument('--compile', choices=COMPILE, nargs='?', const='on',
+                   help="classification cells' models through torch.compile, as loosen train "
+                        "--compile (default: loosen train's)")
     p.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None)
     p.set_defaults(run=run)

@@ -73,6 +73,7 @@ class GridSpec:
     threads: int = 1                # torch threads (Ray: CPUs) of one cell
     gpus: float = 0.0               # GPUs one cell asks Ray for
     device: str | None = None
+    compile: str | None = None      # torch.compile of cells' models; None: the engine's default
 
     @property
     def root(self) -> Path:
