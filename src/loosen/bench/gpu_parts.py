@@ -46,6 +46,7 @@ TINY_KWARGS: dict[str, dict[str, Any]] = {
     **NARROW_KWARGS, 'vit_tiny': VIT_TINY, 'vit_small': VIT_TINY, 'vit_base': VIT_TINY,
     'vit_paper': VIT_TINY, 'rmt_t': RMT_TINY, 'rmt_s': RMT_TINY}
 TINY_LA_CASES = (((2, 32, 6, 6), 16),)
+COMPILE_GUESS = 45.0  # seconds a compiled pair needs, before one has been timed
 # compiled in this order until the part's cap: the paper cell's backbone, the default
 # model, the ViT of the latency targets, then the rest
 COMPILE_ORDER = ('resnet34', 'mobilenetv1', 'vit_small', 'alexnet', 'zfnet', 'vit_paper',
@@ -78,6 +79,7 @@ class PartRun:
     items: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    cuda_peak: int = 0                    # bytes, over the allocator's resets
 
     @property
     def cuda(self) -> bool:
@@ -129,9 +131,16 @@ class PartRun:
         allocator's."""
         rss = max(resource.getrusage(who).ru_maxrss
                   for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        if self.cuda:
+            self.cuda_peak = max(self.cuda_peak, torch.cuda.max_memory_allocated(self.device))
         return {'rss_mb': round(rss / 1024, 1),
-                'cuda_allocated_mb': (round(torch.cuda.max_memory_allocated(self.device) / 2**20,
-                                            1) if self.cuda else None)}
+                'cuda_allocated_mb': round(self.cuda_peak / 2**20, 1) if self.cuda else None}
+
+    def reset_cuda_peak(self) -> None:
+        """Start the allocator's peak afresh (for one item's), keeping the part's."""
+        if self.cuda:
+            self.peak()
+            torch.cuda.reset_peak_memory_stats(self.device)
 
     def as_dict(self) -> dict[str, Any]:
         return {'part': self.name, 'device': str(self.device), 'tiny': self.tiny,
@@ -258,8 +267,7 @@ def precision(run: PartRun) -> str:
 def arch_pair(run: PartRun, arch: str, compiled: bool) -> dict[str, Any]:
     """Training steps of ``arch_plain`` and ``arch_la`` interleaved in rounds: images/s,
     LA's overhead in %, and the first step's seconds (compiling, when compiled)."""
-    if run.cuda:
-        torch.cuda.reset_peak_memory_stats(run.device)
+    run.reset_cuda_peak()
     gen = torch.Generator().manual_seed(0)
     size, batch = run.sizes.image, run.sizes.batch
     x = torch.randn(batch, 3, size, size, generator=gen).to(run.device)
@@ -289,7 +297,7 @@ def archs_part(run: PartRun) -> None:
     archs = sorted(list_archs(), key=lambda a: COMPILE_ORDER.index(a)
                    if a in COMPILE_ORDER else len(COMPILE_ORDER))
     for compiled in (False, True):
-        last = 0.0
+        last = COMPILE_GUESS if compiled and not run.tiny else 0.0
         for arch in archs:
             what = f'{arch}, {"compiled" if compiled else "eager"}'
             if run.tiny and compiled:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -143,35 +144,57 @@ def _batch(prepared: Prepared, size: int) -> torch.Tensor:
     return torch.stack([dataset[i % len(dataset)][0] for i in range(size)])
 
 
+def _break_even(compile_s: float, eager_s: float, compiled_s: float) -> int | None:
+    """Items (at ``eager_s`` / ``compiled_s`` seconds each) after which compiling has paid
+    ``compile_s`` back; None when compiled is not faster."""
+    saved = eager_s - compiled_s
+    return round(compile_s / saved) if saved > 0 else None
+
+
 def time_compile(prepared: Prepared, images: int, rounds: int) -> dict[str, object]:
     """A training epoch (seconds) and an inference batch (images/s), eager and compiled,
-    each pair interleaved in rounds, and the wall seconds compiling added to the first
-    compiled call of each (over the first eager call)."""
+    each pair interleaved in rounds, and the wall seconds compiling adds to the first
+    compiled call of each over an eager call: cold (the inductor cache as found, empty
+    in ``loosen bench pipeline --compile``) and warm (compiled again from the filled
+    cache, as a later run of the same model and sizes is)."""
     loader = _epoch_loader(prepared, images, 0)
     seen = len(loader) * prepared.config.batch_size
-    trainers = {s: _trainer(prepared, loader, s) for s in ('off', 'on')}
-    epochs = {s: (lambda t=t: t.epoch(loader, 'bench', progress=False))
-              for s, t in trainers.items()}
-    first = {s: _wall(fn) for s, fn in epochs.items()}  # the compiled one compiles
-    clock = bench_clock()
-    epoch = measure(epochs, rounds=rounds, block=0.0, clock=clock)
     x = _batch(prepared, prepared.config.batch_size)
-    evaluated = {s: t.eval_model.eval() for s, t in trainers.items()}
-    forwards = {s: forward_call(m, x) for s, m in evaluated.items()}
-    first_infer = {s: _wall(fn) for s, fn in forwards.items()}
-    infer = measure(forwards, rounds=rounds, block=0.1, clock=clock)
+    trainers = {s: _trainer(prepared, loader, s) for s in ('off', 'on')}
+
+    def calls(trainer: Trainer) -> dict[str, Callable[[], object]]:
+        return {'epoch': lambda: trainer.epoch(loader, 'bench', progress=False),
+                'infer': lambda: forward_call(trainer.eval_model.eval(), x)()}
+
+    def compile_seconds(compiled: Trainer) -> dict[str, float]:
+        found = {}
+        for kind, fn in calls(compiled).items():  # the first call per mode compiles
+            eager = _wall(calls(trainers['off'])[kind])
+            found[kind] = _wall(fn) - eager
+        return found
+
+    cold = compile_seconds(trainers['on'])
+    clock = bench_clock()
+    epoch = measure({s: calls(t)['epoch'] for s, t in trainers.items()}, rounds=rounds,
+                    block=0.0, clock=clock)
+    infer = measure({s: calls(t)['infer'] for s, t in trainers.items()}, rounds=rounds,
+                    block=0.1, clock=clock)
+    torch._dynamo.reset()  # forget the compiled graphs here; the disk cache stays
+    warm = compile_seconds(_trainer(prepared, loader, 'on'))
+    per_image = {s: infer[s].seconds / len(x) for s in infer}
     record: dict[str, object] = {'images': seen, 'batch': len(x)}
     for s, label in (('off', 'eager'), ('on', 'compiled')):
         record[f'{label}_epoch_s'] = round(epoch[s].seconds, 3)
-        record[f'{label}_infer_img_s'] = round(len(x) / infer[s].seconds, 1)
-    record['epoch_speedup'] = round(epoch['off'].seconds / epoch['on'].seconds, 3)
-    record['infer_speedup'] = round(infer['off'].seconds / infer['on'].seconds, 3)
-    record['train_compile_s'] = round(first['on'] - first['off'], 1)
-    record['infer_compile_s'] = round(first_infer['on'] - first_infer['off'], 1)
-    saved = (epoch['off'].seconds - epoch['on'].seconds) / seen  # per training image
-    record['break_even_images'] = (round(record['train_compile_s'] / saved) if saved > 0
-                                   else None)
-    record['rounds'] = min(epoch['on'].rounds, infer['on'].rounds)
+        record[f'{label}_infer_img_s'] = round(1 / per_image[s], 1)
+    record.update(
+        epoch_speedup=round(epoch['off'].seconds / epoch['on'].seconds, 3),
+        train_compile_s=round(cold['epoch'], 1), train_compile_warm_s=round(warm['epoch'], 1),
+        train_break_even_images=_break_even(cold['epoch'], epoch['off'].seconds / seen,
+                                            epoch['on'].seconds / seen),
+        infer_speedup=round(infer['off'].seconds / infer['on'].seconds, 3),
+        infer_compile_s=round(cold['infer'], 1), infer_compile_warm_s=round(warm['infer'], 1),
+        infer_break_even_images=_break_even(cold['infer'], per_image['off'], per_image['on']),
+        rounds=min(epoch['on'].rounds, infer['on'].rounds))
     return record
 
 
@@ -180,23 +203,30 @@ def markdown_compile(records: list[dict[str, object]], command: str) -> str:
              f'Measured with `{command}` ({torch.get_num_threads()} torch thread(s), '
              f'torch {torch.__version__}): a training epoch through the engine\'s loader and '
              'an eval-mode forward of one batch, eager and `--compile` interleaved in rounds, '
-             'medians (CPU time of this process at one thread). Compile seconds: the first '
-             'compiled call\'s wall time over the first eager call\'s. Break-even: training '
-             'images after which the compiled run has made up its compile time.', '',
-             '| model | images/epoch | epoch s eager | epoch s compiled | speed-up | compile s '
-             '| break-even images | infer img/s eager | infer img/s compiled | speed-up '
-             '| compile s |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+             'medians (CPU time of this process at one thread). Compile s: wall seconds the '
+             'first compiled call takes over an eager one, with an empty inductor cache '
+             '(a model\'s first run) and with the filled one (warm: later runs). Break-even: '
+             'images after which the compiled run has paid its cold compile back.', '',
+             '| model | images/epoch | epoch s eager | compiled | speed-up | compile s cold / '
+             'warm | break-even images | infer img/s eager | compiled | speed-up | compile s '
+             'cold / warm | break-even images |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
     for r in records:
-        even = 'never' if r['break_even_images'] is None else f'{r["break_even_images"]:,}'
-        lines.append(f'| {r["case"]} | {r["images"]} | {r["eager_epoch_s"]} | '
-                     f'{r["compiled_epoch_s"]} | {r["epoch_speedup"]:.2f}x | '
-                     f'{r["train_compile_s"]} | {even} | {r["eager_infer_img_s"]} | '
-                     f'{r["compiled_infer_img_s"]} | {r["infer_speedup"]:.2f}x | '
-                     f'{r["infer_compile_s"]} |')
+        lines.append(
+            f'| {r["case"]} | {r["images"]} | {r["eager_epoch_s"]} | {r["compiled_epoch_s"]} | '
+            f'{r["epoch_speedup"]:.2f}x | {r["train_compile_s"]} / {r["train_compile_warm_s"]} | '
+            f'{_images(r["train_break_even_images"])} | {r["eager_infer_img_s"]} | '
+            f'{r["compiled_infer_img_s"]} | {r["infer_speedup"]:.2f}x | {r["infer_compile_s"]} / '
+            f'{r["infer_compile_warm_s"]} | {_images(r["infer_break_even_images"])} |')
     return '\n'.join(lines) + '\n'
 
 
+def _images(count: object) -> str:
+    return 'never' if count is None else f'{count:,}'
+
+
 def run_compile(args: argparse.Namespace, tmp: Path) -> tuple[str, list[dict[str, object]]]:
+    os.environ['TORCHINDUCTOR_CACHE_DIR'] = str(tmp / 'inductor')  # cold: compiled afresh
     records = []
     data: dict[int, Path] = {}
     for case in COMPILE_CASES:
