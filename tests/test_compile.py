@@ -12,7 +12,7 @@ import torch
 from loosen.cli import main
 from loosen.data import write_synthetic
 from loosen.engine.checkpoint import load_checkpoint, save_checkpoint
-from loosen.engine.compile import Compiled, bare, maybe_compile, strip_compiled
+from loosen.engine.compile import Compiled, maybe_compile, strip_compiled
 from loosen.engine.config import EngineConfig
 from loosen.engine.runtime import Runtime
 from loosen.engine.test import restore_model
@@ -97,7 +97,6 @@ def test_torch_compile_keys_are_stripped_on_save_and_load(tmp_path):
     torch.save({'format': 'loosen-checkpoint', 'model': 'mobilenetv1_la', 'model_kwargs': TINY,
                 'classes': list('abcd'), 'state_dict': raw, 'ema': None}, tmp_path / 'old.pth')
     restored = restore_model(load_checkpoint(tmp_path / 'old.pth'), tmp_path / 'old.pth')
-    assert bare(torch.compile(restored)) is restored
     for key, value in net.state_dict().items():
         assert torch.equal(restored.state_dict()[key], value)
 

@@ -46,6 +46,7 @@ TINY_KWARGS: dict[str, dict[str, Any]] = {
     **NARROW_KWARGS, 'vit_tiny': VIT_TINY, 'vit_small': VIT_TINY, 'vit_base': VIT_TINY,
     'vit_paper': VIT_TINY, 'rmt_t': RMT_TINY, 'rmt_s': RMT_TINY}
 TINY_LA_CASES = (((2, 32, 6, 6), 16),)
+LAUNCH_BOUND_US = 10.0  # eager LA's µs per kernel at or under which launching is the cost
 COMPILE_GUESS = 45.0  # seconds a compiled pair needs, before one has been timed
 # compiled in this order until the part's cap: the paper cell's backbone, the default
 # model, the ViT of the latency targets, then the rest
@@ -233,9 +234,6 @@ def la_shape(run: PartRun, shape: tuple[int, ...], heads: int) -> dict[str, Any]
                 rows['LA, compiled']['forward_ms'] / floor['forward_ms'], 2),
             'us_per_kernel': round(per_kernel_us, 2),
             'launch_bound': per_kernel_us <= LAUNCH_BOUND_US}
-
-
-LAUNCH_BOUND_US = 10.0  # eager LA's µs per kernel at or under which launching is the cost
 
 
 def la_part(run: PartRun) -> None:

@@ -14,8 +14,9 @@ loader workers.
 ``--compile`` measures what ``torch.compile`` (``loosen train --compile``) buys instead:
 for ``mobilenetv1_la`` and ``vit_small_la`` on synthetic frames, a training epoch through
 the engine's loader and an eval-mode forward of one batch, eager and compiled interleaved
-in rounds, and the seconds compiling costs (the first compiled call's wall time over the
-first eager call's), so a short run can tell whether compiling pays.
+in rounds, and the seconds compiling costs (the first compiled call's wall time over an
+eager call's, with an empty inductor cache and with the filled one), so a short run can
+tell whether compiling pays.
 """
 from __future__ import annotations
 

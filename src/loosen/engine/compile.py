@@ -38,13 +38,6 @@ def strip_compiled(state: Mapping[str, V]) -> Mapping[str, V]:
     return {key.replace(PREFIX, ''): value for key, value in state.items()}
 
 
-def bare(module: nn.Module) -> nn.Module:
-    """The eager module under ``Compiled`` or ``torch.compile``'s wrapper (else itself)."""
-    while isinstance(module, Compiled) or hasattr(module, '_orig_mod'):
-        module = module.module if isinstance(module, Compiled) else module._orig_mod
-    return module
-
-
 def first_line(error: BaseException) -> str:
     """``Type: first non-empty line`` of an exception, for a one-line message."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
