@@ -7,7 +7,7 @@ STAMP := $(VENV)/.loosen-installed
 TIMM_VERSION := $(shell sed -n 's/.*"timm==\([0-9.]*\)".*/\1/p' pyproject.toml)
 TIMM_TESTS := tests/timm_contract/test_timm_models.py
 
-.PHONY: demo test test-timm-all lint bench clean
+.PHONY: demo test test-timm-all lint bench gpu-check clean
 
 demo: $(STAMP)
 	$(BIN)/loosen demo --out runs/demo
@@ -20,6 +20,13 @@ test: $(STAMP) $(TIMM_TESTS)
 # tests/timm_contract/conftest.py); 1596 tests, most of an hour on 2 shared cores
 test-timm-all: $(STAMP) $(TIMM_TESTS)
 	LOOSEN_TIMM_MODELS='*' $(BIN)/python -m pytest tests/timm_contract -p no:cacheprovider -n auto
+
+# the one GPU check (loosen bench gpu): at most 8 minutes on one GPU, report.md and
+# results.json in GPU_OUT; on a CPU machine: make gpu-check GPU_FLAGS='--device cpu --tiny'
+GPU_OUT ?= runs/gpu-check
+GPU_FLAGS ?=
+gpu-check: $(STAMP)
+	$(BIN)/loosen bench gpu --out $(GPU_OUT) $(GPU_FLAGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -25,6 +25,7 @@ import torch
 
 from ..attention import list_attentions
 from ..attention.start import STARTS
+from ..engine.config import COMPILE
 from ..errors import LoosenError, unknown_name
 from ..timm_plugins import list_archs
 from .accuracy_report import write_outputs
@@ -103,7 +104,8 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
         test_split='test' if data == 'synthetic' else reported_split(Path(data)),
         model_kwargs=preset.model_kwargs, recipes=preset.recipes, preset=args.preset,
         threads=threads, gpus=gpus, device=args.device, pretrained=pretrained,
-        attention_init=None if args.attention_init == 'default' else args.attention_init)
+        attention_init=None if args.attention_init == 'default' else args.attention_init,
+        compile=args.compile)
 
 
 def run_grid(spec: GridSpec, executor: str = 'local', jobs: int = 1,
@@ -199,5 +201,8 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
                    '(default: CPUs / jobs)')
     p.add_argument('--gpus', type=float, help='GPUs per cell for Ray (default: 1 if CUDA)')
     p.add_argument('--device', help='cpu or cuda (default: cuda when present)')
+    p.add_argument('--compile', choices=COMPILE, nargs='?', const='on',
+                   help="classification cells' models through torch.compile, as loosen train "
+                        "--compile (default: loosen train's)")
     p.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None)
     p.set_defaults(run=run)

@@ -30,7 +30,8 @@ YOLO_EPOCHS, YOLO_BATCH = 300, 16  # YOLOv5's own defaults, for grids that leave
 
 
 def engine_config(spec: GridSpec, cell: Cell) -> EngineConfig:
-    """The engine settings of a classification cell: the grid's budget, the cell's seed."""
+    """The engine settings of a classification cell: the grid's budget, the cell's seed
+    (and ``--compile``, which changes speed, not the budget)."""
     config = EngineConfig(model=f'{cell.arch}_{cell.attention}')
     if spec.recipes:
         from ..engine.recipes import apply_recipe, recipe_for  # the fidelity branch's recipes
@@ -44,7 +45,8 @@ def engine_config(spec: GridSpec, cell: Cell) -> EngineConfig:
                                         **spec.model_kwargs.get(cell.arch, {}), **start},
         data='folder', data_root=str(spec.subset_dir(cell)), img_size=spec.img_size,
         seed=cell.seed, num_workers=0, device=spec.device, output_dir=str(run),
-        save_path=None, patience=None, export_weights=None, pretrained=spec.pretrained)
+        save_path=None, patience=None, export_weights=None, pretrained=spec.pretrained,
+        compile=spec.compile or config.compile)
 
 
 def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:

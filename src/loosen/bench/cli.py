@@ -1,10 +1,15 @@
-"""``loosen bench``: cost and accuracy benchmarks, each a subcommand of its own module."""
+"""``loosen bench``: cost and accuracy benchmarks, each a subcommand of its own module.
+
+Every bench starts with ``quiet_probes``: nothing about profilers or GPUs the machine
+lacks reaches the terminal.
+"""
 from __future__ import annotations
 
 import argparse
 import importlib
 
 from ..cli import summary
+from ..quiet import quiet_probes
 
 BENCHES: dict[str, str] = {
     'la': 'loosen.bench.la',
@@ -15,10 +20,12 @@ BENCHES: dict[str, str] = {
     'yolo': 'loosen.bench.yolo',
     'accuracy': 'loosen.bench.accuracy',
     'accuracy-plots': 'loosen.bench.accuracy_plots',
+    'gpu': 'loosen.bench.gpu',
 }
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
+    quiet_probes()
     parser = commands.add_parser('bench', help=summary('bench'),
                                  description=__doc__)
     benches = parser.add_subparsers(dest='bench', metavar='BENCH', required=True)

@@ -75,6 +75,7 @@ class GridSpec:
     device: str | None = None
     pretrained: str | None = None   # the weights every classification cell starts from
     attention_init: str | None = None  # 'identity': every module starts as the identity
+    compile: str | None = None      # torch.compile of cells' models; None: the engine's default
 
     @property
     def root(self) -> Path:

@@ -69,7 +69,7 @@ class ShapeReport:
         return next(r for r in self.rows if r.name == name)
 
 
-class _Floor(nn.Module):
+class Floor(nn.Module):
     """The memory-bound floor: one elementwise gate over the same tensor."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,7 +99,7 @@ def contenders(channels: int, heads: int, compile_la: bool) -> dict[str, nn.Modu
     }
     if compile_la:
         found['LA, torch.compile'] = torch.compile(LA(channels, heads=heads, recompute=False))
-    found.update({REFERENCE: _Reference(la), FLOOR: _Floor(),
+    found.update({REFERENCE: _Reference(la), FLOOR: Floor(),
                   'timm SE': SEModule(channels), 'timm CBAM': CbamModule(channels)})
     return found
 

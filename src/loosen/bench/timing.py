@@ -17,6 +17,8 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from ..quiet import quiet_probes
+
 
 def keep_freed_memory() -> bool:
     """Stop glibc from handing freed large blocks back to the OS (and faulting them in again).
@@ -133,6 +135,35 @@ def saved_bytes(fn: Callable[[], torch.Tensor], *keep: torch.Tensor) -> int:
     return sum(seen.values())
 
 
+def count_kernels(fn: Callable[[], object], cuda: bool) -> int:
+    """Work items one ``fn()`` launches, from torch.profiler: on CUDA the device's kernels
+    (memory copies and sets included); on the CPU the operators called from Python (a
+    compiled region counts as the operators it still calls, not as one).
+
+    On a GPU, ``fn`` must synchronise before it returns, so every kernel is recorded.
+    """
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    quiet_probes()
+    activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]
+    with profile(activities=activities) as prof:
+        fn()
+    events = prof.events()
+    if cuda:
+        return sum(e.device_type == DeviceType.CUDA for e in events)
+    return sum(e.name.startswith('aten::') and not _under_operator(e) for e in events)
+
+
+def _under_operator(event) -> bool:
+    parent = event.cpu_parent
+    while parent is not None:
+        if parent.name.startswith('aten::'):
+            return True
+        parent = parent.cpu_parent
+    return False
+
+
 def peak_bytes(fn: Callable[[], object]) -> int:
     """Peak bytes allocated and still live at any moment while ``fn()`` runs.
 
@@ -142,6 +173,7 @@ def peak_bytes(fn: Callable[[], object]) -> int:
     """
     from torch.profiler import ProfilerActivity, profile
 
+    quiet_probes()
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     records = [e for e in prof.profiler.kineto_results.events() if e.name() == '[memory]']

@@ -3,7 +3,9 @@
 A checkpoint is a dict of tensors and plain containers: model name, constructor
 options, config, class names, data config, epoch, model / optimizer / scheduler / EMA
 state and RNG states. It is read with ``torch.load(..., weights_only=True)``, so a file
-that tries to run code while unpickling is refused, not executed. It is written to a
+that tries to run code while unpickling is refused, not executed. Weights are kept with
+plain keys, written and read: the ``_orig_mod.`` that a ``torch.compile`` d module adds
+is dropped, so weights of a compiled model load into an eager one. It is written to a
 temporary file beside the target and renamed over it, so a run killed mid-write leaves
 the previous checkpoint whole. ``export_weights`` writes the bare weights as safetensors,
 with the model name, classes and data config in its metadata, for sharing.
@@ -25,16 +27,24 @@ from safetensors.torch import save_file
 
 from ..atomic import atomic_write
 from ..errors import LoosenError
+from .compile import strip_compiled
 
 FORMAT = 'loosen-checkpoint'
 VERSION = 1
 _UNREADABLE = (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, SafetensorError)
+WEIGHTS = ('state_dict', 'ema')  # the entries that hold a state dict
+
+
+def plain_keys(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """``payload`` with its state dicts' keys as an eager model names them."""
+    return {key: strip_compiled(value) if key in WEIGHTS and value is not None else value
+            for key, value in payload.items()}
 
 
 def save_checkpoint(payload: Mapping[str, Any], path: str | Path) -> Path:
     """Write ``payload`` (tensors and plain containers) to ``path`` atomically."""
     return atomic_write(Path(path), lambda temp: torch.save(
-        {'format': FORMAT, 'version': VERSION, **payload}, temp))
+        {'format': FORMAT, 'version': VERSION, **plain_keys(payload)}, temp))
 
 
 def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
@@ -46,7 +56,7 @@ def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
         raise LoosenError(f'checkpoint {path} does not exist; give the best.pth or last.pth '
                           'that loosen train wrote')
     if path.suffix == '.safetensors':
-        return _load_exported(path)
+        return plain_keys(_load_exported(path))
     # torch.save writes a zip archive; torch's legacy reader fails on anything else in
     # ways no message names (a KeyError for a few bytes of text)
     if not zipfile.is_zipfile(path):
@@ -71,7 +81,7 @@ def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
     if not isinstance(found, dict) or found.get('format') != FORMAT:
         raise LoosenError(f'{path} is not a loosen checkpoint (a bare state dict?); give a '
                           'checkpoint of loosen train, or export weights with --export-weights')
-    return found
+    return plain_keys(found)
 
 
 def _unpickling_reason(message: str) -> str:

@@ -30,7 +30,7 @@ DATA_PATHS = ('data_root', 'train_dir', 'val_dir', 'test_dir')  # the folders of
 # what a resumed run may change: where and how fast it runs, where it writes, and how long
 # it goes on (more --epochs extend it); the rest is the checkpoint's
 MAY_CHANGE_ON_RESUME = ('device', 'num_workers', 'cache_mb', 'epochs', 'output_dir',
-                        'save_path', 'export_weights')
+                        'save_path', 'export_weights', 'compile', 'compile_mode')
 # fields that say nothing about how a run trains (num_classes is checked against its data)
 NOT_OF_THE_RUN = ('resume', 'overwrite', 'num_classes', 'checkpoint', 'split', 'top_k',
                   'mistakes')
@@ -43,6 +43,8 @@ FLAG_NAMES = {'data': '--data', 'data_root': '--data-path', 'train_dir': '--data
 def flag_name(name: str) -> str:
     """The flag of field ``name``, for messages."""
     return FLAG_NAMES.get(name, '--' + name.replace('_', '-'))
+COMPILE = ('off', 'on', 'auto')  # --compile (engine/compile.py); a bare --compile is 'on'
+COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
 
 
 def default_workers() -> int:
@@ -128,6 +130,8 @@ class EngineConfig:
     model_ema_decay: float = 0.9998
     amp: bool = False                           # CUDA only
     channels_last: bool = False                 # CUDA only
+    compile: str = 'off'                        # torch.compile: 'off', 'on', 'auto'
+    compile_mode: str = 'default'               # torch.compile's mode
     device: str | None = unset('cuda if present, else cpu')
     seed: int = 0
     patience: int | None = unset('none: every epoch runs')  # epochs without improvement

@@ -38,6 +38,8 @@ from ..errors import LoosenError
 from .config import (
     BALANCE,
     BEST_METRICS,
+    COMPILE,
+    COMPILE_MODES,
     DATA_PATHS,
     DEFAULT_MODEL,
     MAY_CHANGE_ON_RESUME,
@@ -300,6 +302,10 @@ def add_common_flags(parser: argparse.ArgumentParser, command: str) -> None:
                             dest='output_dir',
                             help=f'run directory (default: {default}{where})')
     parser.add_argument('--device', help="'cpu', 'cuda', 'cuda:0'")
+    parser.add_argument('--compile', nargs='?', const='on', choices=COMPILE,
+                        help='run the model through torch.compile (inductor); auto: eager '
+                             'with a note when it cannot compile; a bare --compile is on')
+    parser.add_argument('--compile-mode', choices=COMPILE_MODES, help="torch.compile's mode")
     parser.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None,
                         help='progress bars (default: on a terminal)')
 

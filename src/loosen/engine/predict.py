@@ -16,6 +16,7 @@ from ..data import open_image
 from ..data.folder import is_image_file
 from ..errors import LoosenError
 from .checkpoint import load_checkpoint
+from .compile import maybe_compile
 from .config import EngineConfig
 from .data import make_transform, shrink
 from .evaluate import infer
@@ -82,7 +83,9 @@ def predict(config: EngineConfig, paths: Sequence[str | Path], output: str | Pat
         checkpoint = load_checkpoint(config.checkpoint)
         check_given(config, checkpoint, config.checkpoint)
         files = find_images(paths)
-        model = restore_model(checkpoint, config.checkpoint, runtime)
+        model = maybe_compile(restore_model(checkpoint, config.checkpoint, runtime),
+                              config.compile, config.compile_mode, checkpoint['model'],
+                              note=lambda text: print(f'note: {text}'))
         data_cfg = checkpoint['data_config']
         dataset = ImageFiles(files, make_transform(data_cfg, None, training=False),
                              data_cfg['input_size'], data_cfg['decode_side'])

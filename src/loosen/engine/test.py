@@ -17,6 +17,7 @@ from torch import nn
 from ..errors import LoosenError
 from ..timm_plugins import resolve_model_name
 from .checkpoint import check_classes, check_model, eval_state, load_checkpoint
+from .compile import maybe_compile
 from .config import EngineConfig
 from .data import make_transform, open_split, test_split
 from .evaluate import evaluate, infer
@@ -119,6 +120,8 @@ def _test(config: EngineConfig, runtime: Runtime, notes: list[str],
             log.info('note: %s', note)
         log.info('testing %s (%s) on %s: %d images from %s', path, checkpoint['model'],
                  split_name, len(split.ids), split.source)
+        model = maybe_compile(model, config.compile, config.compile_mode, checkpoint['model'],
+                              note=lambda text: log.info('note: %s', text))
         logits, _ = infer(model, split.dataset, config.batch_size, config.num_workers, runtime,
                           split_name, progress)
         predicted = logits.argmax(1).numpy()

@@ -5,8 +5,10 @@
 counter is in its state dict, so ``--resume`` continues it; timm's plateau scheduler
 does not save it),
 ``Mixup``/CutMix with ``SoftTargetCrossEntropy``, ``LabelSmoothingCrossEntropy``,
-``ModelEmaV3`` (with its decay warm-up, so short runs get a useful average), AMP and
-channels-last on CUDA only, ``DistributedDataParallel`` under ``torchrun``.
+``ModelEmaV3`` (with its decay warm-up, so short runs get a useful average), AMP (bf16
+where the GPU has it, else fp16 with a loss scaler) and channels-last on CUDA only,
+``DistributedDataParallel`` under ``torchrun``, and ``torch.compile`` with ``--compile``
+(``compile.py``: checkpoints keep plain keys).
 
 Everything that can be wrong with the input (model name and options, folders, classes,
 images, the batch size, the optimizer, a checkpoint to resume) is checked before the run
@@ -19,6 +21,7 @@ uninterrupted run ends.
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -49,6 +52,7 @@ from .checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from .compile import maybe_compile
 from .config import (
     BEST_METRICS,
     DATA_PATHS,
@@ -71,7 +75,7 @@ from .data import (
 )
 from .evaluate import evaluate, infer
 from .model import build_model, model_kwargs
-from .report import plot_curves, run_log, write_rows
+from .report import LOGGER, plot_curves, run_log, write_rows
 from .runtime import Runtime, epoch_seed, seed_everything, setup_runtime
 
 EpochHook = Callable[[int, dict[str, float]], None]
@@ -112,11 +116,19 @@ def build_mixup(config: EngineConfig, num_classes: int) -> Mixup | None:
                  num_classes=num_classes)
 
 
+def amp_dtype() -> torch.dtype:
+    """``--amp``'s precision: bfloat16 where the GPU computes it natively (no loss scaling
+    needed), else float16 with a ``GradScaler``."""
+    return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) \
+        else torch.float16
+
+
 class Trainer:
     """One model's optimisation: the step, the epoch, and the state a checkpoint keeps.
 
-    ``net`` is the bare model, ``model`` what runs forward (DDP-wrapped under torchrun),
-    ``eval_model`` what is evaluated and selected (the EMA when there is one).
+    ``net`` is the bare model, ``model`` what runs forward (DDP-wrapped under torchrun,
+    compiled with ``--compile``), ``eval_model`` what is evaluated and selected (the EMA
+    when there is one, compiled likewise); state dicts are always the bare modules'.
     """
 
     def __init__(self, config: EngineConfig, net: nn.Module, num_classes: int,
@@ -131,6 +143,7 @@ class Trainer:
         if runtime.world > 1:
             ids = [runtime.device.index] if runtime.cuda else None
             self.model = DistributedDataParallel(self.net, device_ids=ids)
+        self.model = self._compiled(self.model)
         self.optimizer = create_optimizer_v2(self.net, opt=config.opt, lr=config.lr,
                                              weight_decay=config.weight_decay,
                                              momentum=config.momentum)
@@ -149,13 +162,28 @@ class Trainer:
         self.criterion = build_criterion(config, weights).to(runtime.device)
         self.ema = (ModelEmaV3(self.net, decay=config.model_ema_decay, use_warmup=True)
                     if config.model_ema else None)
+        self.evaluated = (self.model if self.ema is None and runtime.world == 1
+                          else self._compiled(self.eval_module))
         self.amp = runtime.cuda and config.amp
-        self.scaler = torch.amp.GradScaler('cuda') if self.amp else None
+        self.amp_dtype = amp_dtype() if self.amp else None
+        self.scaler = (torch.amp.GradScaler('cuda') if self.amp_dtype == torch.float16
+                       else None)
         self.updates = 0
+
+    def _compiled(self, module: nn.Module) -> nn.Module:
+        return maybe_compile(module, self.config.compile, self.config.compile_mode,
+                             self.config.model or 'the model',
+                             note=lambda text: logging.getLogger(LOGGER).info('note: %s', text))
+
+    @property
+    def eval_module(self) -> nn.Module:
+        """The bare module evaluated: the EMA's when there is one."""
+        return self.ema.module if self.ema is not None else self.net
 
     @property
     def eval_model(self) -> nn.Module:
-        return self.ema.module if self.ema is not None else self.net
+        """What runs the evaluation: ``eval_module``, compiled with ``--compile``."""
+        return self.evaluated
 
     @property
     def lr(self) -> float:
@@ -170,7 +198,7 @@ class Trainer:
         labels = targets
         if self.mixup is not None:
             images, targets = self.mixup(images, targets)
-        with torch.autocast(self.runtime.device.type, enabled=self.amp):
+        with torch.autocast(self.runtime.device.type, dtype=self.amp_dtype, enabled=self.amp):
             logits = self.model(images)
             loss = self.criterion(logits, targets)
         self.optimizer.zero_grad(set_to_none=True)
