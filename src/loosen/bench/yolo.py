@@ -31,8 +31,8 @@ COST_DEFAULT = ('la', 'cbam')
 DETECT_DEFAULT = ('plain', 'la', 'cbam')
 
 
-def build(cfg: str) -> torch.nn.Module:
-    """A YOLOv5 detection model (80 classes) from a model YAML name, in eval mode."""
+def build(cfg: str, nc: int = 80) -> torch.nn.Module:
+    """A YOLOv5 detection model of ``nc`` classes from a model YAML name, in eval mode."""
     from ..patches import yolov5
     yolov5.install()
     from yolov5.models.yolo import Model
@@ -40,7 +40,7 @@ def build(cfg: str) -> torch.nn.Module:
     previous = logging.root.manager.disable
     logging.disable(logging.INFO)
     try:
-        return Model(check_yaml(cfg), ch=3, nc=80).eval()
+        return Model(check_yaml(cfg), ch=3, nc=nc).eval()
     finally:
         logging.disable(previous)
 

@@ -82,7 +82,26 @@ def pil_open() -> None:
         Image.open = patches._image_open
 
 
-PATCHES = (offline_env, module_names, offline_state, file_names, pil_open)
+def slot_transfer() -> None:
+    """BaseModel.load keeps checkpoint tensors by name and shape, and an attention slot moves
+    every later layer one on: the checkpoint's layers are renamed onto the model's first."""
+    from ultralytics.nn import tasks
+    from ultralytics.utils import LOGGER
+
+    from . import transfer
+
+    def make(load):
+        def load_across_slots(self, weights, verbose=True):
+            source = ((weights.get('ema') or weights['model']) if isinstance(weights, dict)
+                      else weights)  # what load itself reads
+            with transfer.renaming(source, self, LOGGER if verbose else None):
+                return load(self, weights, verbose)
+        return load_across_slots
+
+    wrap(tasks.BaseModel, 'load', make)
+
+
+PATCHES = (offline_env, module_names, offline_state, file_names, pil_open, slot_transfer)
 
 
 def install() -> None:

@@ -132,8 +132,26 @@ def dataset_paths() -> None:
     wrap(general, 'check_dataset', make)
 
 
+def slot_transfer() -> None:
+    """train.py keeps checkpoint tensors by name and shape, and an attention slot moves every
+    later layer one on: the checkpoint's layers are renamed onto the model's first."""
+    from yolov5.models import yolo
+    from yolov5.utils import general
+
+    from . import transfer
+
+    wrap(yolo.BaseModel, 'state_dict', transfer.remember_yaml)
+
+    def make(intersect_dicts):
+        def across_slots(da, db, exclude=()):
+            return intersect_dicts(transfer.onto(da, db, general.LOGGER), db, exclude)
+        return across_slots
+
+    wrap(general, 'intersect_dicts', make)
+
+
 PATCHES = (module_names, file_names, dataset_paths, trusted_checkpoints, onnx_exporter,
-           numpy_trapz, pillow_getsize, offline_font, local_weights)
+           numpy_trapz, pillow_getsize, offline_font, local_weights, slot_transfer)
 
 
 def install() -> None:
