@@ -223,12 +223,18 @@ def yolo11n_checkpoint(tmp_path_factory):
     return path, saved(model, path), model.yaml
 
 
-def test_yolo_train_pretrained_transfers_every_tensor_but_la(yolo11n_checkpoint, tmp_path):
+@pytest.mark.parametrize('entry', ['loosen', 'yolo'])
+def test_yolo_train_pretrained_transfers_every_tensor_but_la(entry, yolo11n_checkpoint, tmp_path):
     path, source, source_yaml = yolo11n_checkpoint
-    done = run_yolo(['ultralytics', 'train', 'model=yolo11n_la.yaml', f'pretrained={path}',
-                     f'data={DATA}', 'epochs=1', 'imgsz=64', 'batch=2', 'workers=0',
-                     'device=cpu', 'plots=False', 'amp=False', f'project={tmp_path / "runs"}',
-                     'name=ft'], probe_env(tmp_path), tmp_path)
+    args = ['train', 'model=yolo11n_la.yaml', f'pretrained={path}', f'data={DATA}', 'epochs=1',
+            'imgsz=64', 'batch=2', 'workers=0', 'device=cpu', 'plots=False', 'amp=False',
+            f'project={tmp_path / "runs"}', 'name=ft']
+    env = probe_env(tmp_path)
+    if entry == 'loosen':
+        done = run_yolo(['ultralytics', *args], env, tmp_path)
+    else:  # the plain upstream command: loosen comes in through the start-up hook
+        done = subprocess.run([sys.executable, str(BIN / 'yolo'), *args], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = torch.load(tmp_path / 'loaded.pt')
     assert len(loaded) - len(source) == 6  # LA's tensors
