@@ -1,11 +1,18 @@
-"""``loosen bench yolo``'s cost part on a tiny input: LA adds exactly its 52 parameters to
-YOLOv5's own model, and the report says whether the targets are met."""
+"""``loosen bench yolo``: the cost part on a tiny input (LA adds exactly its 52 parameters to
+YOLOv5's own model, and the report says whether the targets are met); the detect part's
+statistics (mean ± std over seeds, the difference from plain paired by seed), its cache
+of runs, and the whole part on a tiny budget."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
+import yaml
 
 from loosen.bench.yolo import bench_cost, check_runs, cost_markdown, difference, seed_table
 from loosen.errors import LoosenError
+from yolo_helpers import offline_env
 
 pytest.importorskip('yolov5')
 
@@ -49,3 +56,37 @@ def test_runs_of_another_plan_are_refused(tmp_path):
     check_runs(tmp_path / 'runs', plan)  # the same plan: its runs are read back
     with pytest.raises(LoosenError, match=r'another detection plan \(seeds differ\)'):
         check_runs(tmp_path / 'runs', {**plan, 'seeds': [0, 1, 2]})
+
+
+def test_detect_pretrains_then_fine_tunes_every_variant_from_it(tmp_path):
+    """The whole detect part on a tiny budget, in a fresh process with sockets blocked:
+    upstream yolov5n.yaml pretrained, plain and LA fine-tuned from its best.pt; the same
+    command again reads every run back; another budget on the same runs is refused."""
+    env = offline_env(tmp_path)
+    command = [sys.executable, '-m', 'loosen', 'bench', 'yolo', '--parts', 'detect',
+               '--pretrain-data', 'synthetic:images=6,size=64,seed=5', '--pretrain-epochs', '1',
+               '--data', 'synthetic:images=5,size=64,seed=6', '--epochs', '1', '--img', '64',
+               '--batch', '2', '--seeds', '0', '--detect-attentions', 'plain', 'la',
+               '--runs', str(tmp_path / 'runs'), '--out', str(tmp_path / 'out')]
+    first = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True,
+                           timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    best = tmp_path / 'runs' / 'pretrain' / 'weights' / 'best.pt'
+    for attention in ('plain', 'la'):
+        run = tmp_path / 'runs' / 'finetune' / f'yolov5n_{attention}_s0'
+        opt = yaml.safe_load((run / 'opt.yaml').read_text())
+        assert (opt['cfg'], opt['weights']) == (f'yolov5n_{attention}.yaml', str(best))
+        assert opt['noval'] and (run / 'weights' / 'best.pt').exists()
+    report = (tmp_path / 'out' / 'yolo.md').read_text()
+    assert 'fine-tuned from upstream yolov5n.yaml pretrained on synthetic:images=6' in report
+    assert '| yolov5n_la.yaml |' in report and '(one seed: no noise estimate)' in report
+    again = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True,
+                           timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert 'Cost of this call: 0.0 min wall, 0.0 min CPU' in again.stdout  # all read back
+    other = subprocess.run([*command, '--epochs', '2'], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+    assert other.returncode == 2
+    assert other.stderr.strip().splitlines()[-1].endswith(
+        'holds runs of another detection plan (budget differ); give another --runs or remove '
+        'that folder')

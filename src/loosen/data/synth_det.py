@@ -1,6 +1,11 @@
 """Synthetic small-structure detection: the same all-sky camera, with spots, short arc
 segments and patches, and their boxes in YOLO format.
 
+Structure sizes are fractions of the frame, down to ``STRUCTURE_FRAME`` pixels: in a
+smaller frame they keep those pixel sizes, since a spot shrunk to the lens blur would be a
+star (at 128 px the smallest spot is twice a bright star's width; a 640 px frame is
+unchanged).
+
 Boxes are exact: each structure passes through the camera's optics on its own (the
 optics are linear); only the pixels where it adds at least half a gray level are
 drawn, and its box is their bounding box. Structures never overlap (boxes
@@ -39,6 +44,7 @@ DET_CLASSES = ('spot', 'arc', 'patch')
 VISIBLE = 0.5      # gray levels an object must add to a pixel for the pixel to count as drawn
 EDGE = 0.1         # structures are cut off below this fraction of their peak: crisp edges
 _SEED_TAG = 100    # keeps detection frames apart from classification frames of the same seed
+VERSION = 2        # of the frames a seed gives: caches of written sets are keyed on it
 STRUCTURE_FRAME = 320  # px: structures are sized as fractions of the frame, but of at least
                        # this many pixels, so a small frame keeps them wider than a star
 
