@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -75,7 +76,8 @@ def test_detect_pretrains_then_fine_tunes_every_variant_from_it(tmp_path):
     for attention in ('plain', 'la'):
         run = tmp_path / 'runs' / 'finetune' / f'yolov5n_{attention}_s0'
         opt = yaml.safe_load((run / 'opt.yaml').read_text())
-        assert (opt['cfg'], opt['weights']) == (f'yolov5n_{attention}.yaml', str(best))
+        assert Path(opt['cfg']).name == f'yolov5n_{attention}.yaml'  # resolved in the cache
+        assert opt['weights'] == str(best)
         assert opt['noval'] and (run / 'weights' / 'best.pt').exists()
     report = (tmp_path / 'out' / 'yolo.md').read_text()
     assert 'fine-tuned from upstream yolov5n.yaml pretrained on synthetic:images=6' in report
