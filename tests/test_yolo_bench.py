@@ -78,7 +78,7 @@ def test_detect_pretrains_then_fine_tunes_every_variant_from_it(tmp_path):
         opt = yaml.safe_load((run / 'opt.yaml').read_text())
         assert Path(opt['cfg']).name == f'yolov5n_{attention}.yaml'  # resolved in the cache
         assert opt['weights'] == str(best)
-        assert opt['noval'] and (run / 'weights' / 'best.pt').exists()
+        assert opt['noplots'] and (run / 'weights' / 'last.pt').exists()
     report = (tmp_path / 'out' / 'yolo.md').read_text()
     assert 'fine-tuned from upstream yolov5n.yaml pretrained on synthetic:images=6' in report
     assert '| yolov5n_la.yaml |' in report and '(one seed: no noise estimate)' in report

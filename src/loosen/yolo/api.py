@@ -16,7 +16,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -43,14 +43,28 @@ def run_state(out: Path) -> str:
     return 'finished' if load_checkpoint(last).get('epoch', -1) == -1 else 'killed'
 
 
-def best_epoch(results_csv: Path) -> dict[str, float]:
-    """The metrics of the epoch best.pt holds: highest YOLOv5 fitness in results.csv."""
+def epochs(results_csv: Path) -> list[dict[str, float]]:
+    """The metrics of every epoch in YOLOv5's results.csv, in order."""
     with results_csv.open() as f:
         rows = [{k.strip(): v for k, v in row.items()} for row in csv.DictReader(f)]
     if not rows:
         raise LoosenError(f'{results_csv} has no epochs: the run did not finish one')
-    metrics = [{key: float(row[col]) for key, col in COLUMNS.items()} for row in rows]
-    return max(metrics, key=lambda m: sum(w * m[k] for k, w in FITNESS.items()))
+    return [{key: float(row[col]) for key, col in COLUMNS.items()} for row in rows]
+
+
+def best_epoch(results_csv: Path) -> dict[str, float]:
+    """The metrics of the epoch best.pt holds: highest YOLOv5 fitness in results.csv."""
+    return max(epochs(results_csv), key=lambda m: sum(w * m[k] for k, w in FITNESS.items()))
+
+
+def last_epoch(results_csv: Path) -> dict[str, float]:
+    """The metrics of the last epoch (last.pt): no epoch picked on val."""
+    return epochs(results_csv)[-1]
+
+
+# which epoch a run reports: its metrics and its checkpoint
+PICKS: dict[str, tuple[Callable[[Path], dict[str, float]], str]] = {
+    'best': (best_epoch, 'best.pt'), 'last': (last_epoch, 'last.pt')}
 
 
 def model_cost(weights: Path, imgsz: int) -> tuple[int, float | None]:
@@ -83,14 +97,16 @@ def children_cpu() -> float:
 
 def train_val(cfg: str, data: str, *, epochs: int, imgsz: int, batch: int, seed: int,
               out: Path, device: str = 'cpu', workers: int = 0, weights: str | Path = '',
-              options: Sequence[str] = ()) -> dict:
+              options: Sequence[str] = (), pick: str = 'best') -> dict:
     """Train ``cfg`` on ``data`` into ``out``, from scratch or from checkpoint ``weights``,
-    and return best.pt's metrics; ``options`` are more train.py flags (``--noval``).
+    and return the metrics of the epoch ``pick`` names (``PICKS``: 'best', YOLOv5's pick
+    on val, or 'last'); ``options`` are more train.py flags (``--noplots``).
 
-    Returns map50, map50_95, precision, recall (of the epoch best.pt holds), params,
-    gflops (None when fvcore cannot count), seconds and cpu_seconds (this call's training
-    wall and CPU time: about 0 for a finished run read back) and weights (best.pt's path).
+    Returns map50, map50_95, precision, recall (of that epoch), params, gflops (None when
+    fvcore cannot count), seconds and cpu_seconds (this call's training wall and CPU time:
+    about 0 for a finished run read back) and weights (that epoch's checkpoint).
     """
+    report, checkpoint = PICKS[pick]
     out = Path(out).resolve()
     state = run_state(out)
     start, cpu = time.perf_counter(), children_cpu()
@@ -106,9 +122,8 @@ def train_val(cfg: str, data: str, *, epochs: int, imgsz: int, batch: int, seed:
             raise LoosenError(f'YOLOv5 training of {cfg} into {out} failed '
                               f'(exit {done.returncode}): {tail[0]}')
     seconds, cpu_seconds = time.perf_counter() - start, children_cpu() - cpu
-    best = out / 'weights' / 'best.pt'
-    params, gflops = model_cost(best, imgsz)
-    metrics = best_epoch(out / 'results.csv')
-    return {**metrics, 'params': params,
+    picked = out / 'weights' / checkpoint
+    params, gflops = model_cost(picked, imgsz)
+    return {**report(out / 'results.csv'), 'params': params,
             'gflops': None if gflops is None or math.isnan(gflops) else gflops,
-            'seconds': seconds, 'cpu_seconds': cpu_seconds, 'weights': str(best)}
+            'seconds': seconds, 'cpu_seconds': cpu_seconds, 'weights': str(picked)}
