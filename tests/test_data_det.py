@@ -7,8 +7,8 @@ from PIL import Image
 
 from loosen.cli import main
 from loosen.data import DET_CLASSES, render_scene, write_detection
-from loosen.data.sky import sky_geometry
-from loosen.data.synth_det import VISIBLE
+from loosen.data.sky import optics, sky_geometry
+from loosen.data.synth_det import STRUCTURE_FRAME, VISIBLE, structure_scale
 from loosen.errors import LoosenError
 
 
@@ -84,3 +84,21 @@ def test_small_frames_drop_structures_that_round_away():
     for scene in scenes:
         for x0, y0, x1, y1 in scene.boxes:
             assert 0 <= x0 <= x1 < 64 and 0 <= y0 <= y1 < 64
+
+
+def test_small_frames_keep_structures_wider_than_a_star():
+    """Structure sizes are fractions of at least STRUCTURE_FRAME pixels: at 128 px the
+    smallest spot's box is still twice as wide as a bright star's (one pixel through the
+    lens); sized on the frame alone, spots 4 px wide came out."""
+    size = 128
+    geom = sky_geometry(size)
+    star = np.zeros((size, size), np.float32)
+    star[size // 2, size // 2] = 60.0  # brighter than all but the rarest stars
+    lit = optics(geom, star) >= VISIBLE
+    star_width = int(lit.any(0).sum())
+    scenes = [render_scene(size, 0, i) for i in range(40)]
+    spots = [box for s in scenes for box, label in zip(s.boxes, s.labels, strict=True)
+             if label == DET_CLASSES.index('spot')]
+    assert len(spots) >= 10
+    assert min(min(x1 - x0, y1 - y0) + 1 for x0, y0, x1, y1 in spots) >= 2 * star_width == 6
+    assert structure_scale(size) == STRUCTURE_FRAME and structure_scale(640) == 640

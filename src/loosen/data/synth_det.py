@@ -1,6 +1,11 @@
 """Synthetic small-structure detection: the same all-sky camera, with spots, short arc
 segments and patches, and their boxes in YOLO format.
 
+Structure sizes are fractions of the frame, down to ``STRUCTURE_FRAME`` pixels: in a
+smaller frame they keep those pixel sizes, since a spot shrunk to the lens blur would be a
+star (at 128 px the smallest spot is twice a bright star's width; a 640 px frame is
+unchanged).
+
 Boxes are exact: each structure passes through the camera's optics on its own (the
 optics are linear); only the pixels where it adds at least half a gray level are
 drawn, and its box is their bounding box. Structures never overlap (boxes
@@ -39,9 +44,18 @@ DET_CLASSES = ('spot', 'arc', 'patch')
 VISIBLE = 0.5      # gray levels an object must add to a pixel for the pixel to count as drawn
 EDGE = 0.1         # structures are cut off below this fraction of their peak: crisp edges
 _SEED_TAG = 100    # keeps detection frames apart from classification frames of the same seed
+VERSION = 2        # of the frames a seed gives: caches of written sets are keyed on it
+STRUCTURE_FRAME = 320  # px: structures are sized as fractions of the frame, but of at least
+                       # this many pixels, so a small frame keeps them wider than a star
 
 # draw(size, rng, layer, col, row): adds one structure centred near (col, row) to ``layer``
 DrawObject = Callable[[int, np.random.Generator, np.ndarray, float, float], None]
+
+
+def structure_scale(size: int) -> int:
+    """The length structure sizes are fractions of: the frame, or ``STRUCTURE_FRAME`` when
+    the frame is smaller (below it a spot would shrink to the lens blur, a star's size)."""
+    return max(size, STRUCTURE_FRAME)
 
 
 def _add(layer: np.ndarray, patch: tuple[tuple[slice, slice], np.ndarray] | None,
@@ -54,7 +68,7 @@ def _add(layer: np.ndarray, patch: tuple[tuple[slice, slice], np.ndarray] | None
 def draw_spot(size: int, rng: np.random.Generator, layer: np.ndarray, col: float,
               row: float) -> None:
     """A small round spot."""
-    sigma = rng.uniform(0.004, 0.012) * size
+    sigma = rng.uniform(0.004, 0.012) * structure_scale(size)
     _add(layer, gaussian_patch(size, col, row, sigma, sigma * rng.uniform(0.7, 1.0),
                                rng.uniform(0, 180), EDGE), rng.uniform(40, 160))
 
@@ -62,7 +76,8 @@ def draw_spot(size: int, rng: np.random.Generator, layer: np.ndarray, col: float
 def draw_arc_segment(size: int, rng: np.random.Generator, layer: np.ndarray, col: float,
                      row: float) -> None:
     """A short, thin, slightly bent arc segment, drawn as beads along a parabola."""
-    length, width = rng.uniform(0.02, 0.06) * size, rng.uniform(0.003, 0.007) * size
+    scale = structure_scale(size)
+    length, width = rng.uniform(0.02, 0.06) * scale, rng.uniform(0.003, 0.007) * scale
     angle, bend = rng.uniform(-40, 40), rng.uniform(-0.3, 0.3)
     amplitude = rng.uniform(40, 140)
     c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
@@ -76,11 +91,11 @@ def draw_arc_segment(size: int, rng: np.random.Generator, layer: np.ndarray, col
 def draw_patch(size: int, rng: np.random.Generator, layer: np.ndarray, col: float,
                row: float) -> None:
     """An irregular patch: a few overlapping blobs."""
-    amplitude = rng.uniform(40, 140)
+    amplitude, scale = rng.uniform(40, 140), structure_scale(size)
     for _ in range(int(rng.integers(2, 5))):
-        sigma = rng.uniform(0.006, 0.016) * size
-        _add(layer, gaussian_patch(size, col + rng.normal(0, 0.012 * size),
-                                   row + rng.normal(0, 0.012 * size), sigma,
+        sigma = rng.uniform(0.006, 0.016) * scale
+        _add(layer, gaussian_patch(size, col + rng.normal(0, 0.012 * scale),
+                                   row + rng.normal(0, 0.012 * scale), sigma,
                                    sigma * rng.uniform(0.5, 1.0), rng.uniform(0, 180), EDGE),
              amplitude * rng.uniform(0.5, 1.0))
 

@@ -170,9 +170,28 @@ def device_errors() -> None:
     wrap(torch_utils, 'select_device', as_one_line(ValueError, say))
 
 
+def slot_transfer() -> None:
+    """BaseModel.load keeps checkpoint tensors by name and shape, and an attention slot moves
+    every later layer one on: the checkpoint's layers are renamed onto the model's first."""
+    from ultralytics.nn import tasks
+    from ultralytics.utils import LOGGER
+
+    from . import transfer
+
+    def make(load):
+        def load_across_slots(self, weights, verbose=True):
+            source = ((weights.get('ema') or weights['model']) if isinstance(weights, dict)
+                      else weights)  # what load itself reads
+            with transfer.renaming(source, self, LOGGER if verbose else None):
+                return load(self, weights, verbose)
+        return load_across_slots
+
+    wrap(tasks.BaseModel, 'load', make)
+
+
 PATCHES = (offline_env, module_names, offline_state, file_names, pil_open, current_argv,
            checked_options, weights_not_downloaded, model_files, checked_sources, device_errors,
-           one_line_errors)
+           slot_transfer, one_line_errors)
 
 
 def install() -> None:

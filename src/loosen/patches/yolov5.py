@@ -243,9 +243,28 @@ def device_errors() -> None:
     wrap(torch_utils, 'select_device', as_one_line(AssertionError, say))
 
 
+def slot_transfer() -> None:
+    """train.py keeps checkpoint tensors by name and shape, and an attention slot moves every
+    later layer one on: the checkpoint's layers are renamed onto the model's first."""
+    from yolov5.models import yolo
+    from yolov5.utils import general
+
+    from . import transfer
+
+    wrap(yolo.BaseModel, 'state_dict', transfer.remember_yaml)
+
+    def make(intersect_dicts):
+        def across_slots(da, db, exclude=()):
+            return intersect_dicts(transfer.onto(da, db, general.LOGGER), db, exclude)
+        return across_slots
+
+    wrap(general, 'intersect_dicts', make)
+
+
 PATCHES = (module_names, file_names, dataset_paths, trusted_checkpoints, onnx_exporter,
            numpy_trapz, pillow_getsize, offline_font, local_weights, checked_options,
-           checked_entries, yaml_files, weights_not_downloaded, device_errors, one_line_errors)
+           checked_entries, yaml_files, weights_not_downloaded, device_errors, slot_transfer,
+           one_line_errors)
 
 
 def install() -> None:

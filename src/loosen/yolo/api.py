@@ -3,16 +3,20 @@
 The run happens in a fresh subprocess (``python -m loosen.yolo train``), so YOLOv5's
 process-wide state does not leak into the caller and a crash stays contained. A run
 folder holding a killed run's ``last.pt`` is resumed, one holding a finished run is
-read back, so a grid of runs can be restarted without redoing finished cells.
+read back, so a grid of runs can be restarted without redoing finished cells. A run
+starts from scratch or from a checkpoint (``weights``), which loosen's patch moves across
+the attention slot when the checkpoint's YAML has none.
 """
 from __future__ import annotations
 
 import csv
 import math
 import os
+import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -39,14 +43,28 @@ def run_state(out: Path) -> str:
     return 'finished' if load_checkpoint(last).get('epoch', -1) == -1 else 'killed'
 
 
-def best_epoch(results_csv: Path) -> dict[str, float]:
-    """The metrics of the epoch best.pt holds: highest YOLOv5 fitness in results.csv."""
+def epochs(results_csv: Path) -> list[dict[str, float]]:
+    """The metrics of every epoch in YOLOv5's results.csv, in order."""
     with results_csv.open() as f:
         rows = [{k.strip(): v for k, v in row.items()} for row in csv.DictReader(f)]
     if not rows:
         raise LoosenError(f'{results_csv} has no epochs: the run did not finish one')
-    metrics = [{key: float(row[col]) for key, col in COLUMNS.items()} for row in rows]
-    return max(metrics, key=lambda m: sum(w * m[k] for k, w in FITNESS.items()))
+    return [{key: float(row[col]) for key, col in COLUMNS.items()} for row in rows]
+
+
+def best_epoch(results_csv: Path) -> dict[str, float]:
+    """The metrics of the epoch best.pt holds: highest YOLOv5 fitness in results.csv."""
+    return max(epochs(results_csv), key=lambda m: sum(w * m[k] for k, w in FITNESS.items()))
+
+
+def last_epoch(results_csv: Path) -> dict[str, float]:
+    """The metrics of the last epoch (last.pt): no epoch picked on val."""
+    return epochs(results_csv)[-1]
+
+
+# which epoch a run reports: its metrics and its checkpoint
+PICKS: dict[str, tuple[Callable[[Path], dict[str, float]], str]] = {
+    'best': (best_epoch, 'best.pt'), 'last': (last_epoch, 'last.pt')}
 
 
 def model_cost(weights: Path, imgsz: int) -> tuple[int, float | None]:
@@ -62,28 +80,40 @@ def model_cost(weights: Path, imgsz: int) -> tuple[int, float | None]:
 
 
 def train_command(cfg: str, data: str, *, epochs: int, imgsz: int, batch: int, seed: int,
-                  out: Path, device: str, workers: int) -> list[str]:
+                  out: Path, device: str, workers: int, weights: str | Path = '',
+                  options: Sequence[str] = ()) -> list[str]:
     return [sys.executable, '-m', 'loosen.yolo', 'train', '--cfg', cfg, '--data', data,
-            '--weights', '', '--epochs', str(epochs), '--img', str(imgsz),
+            '--weights', str(weights), '--epochs', str(epochs), '--img', str(imgsz),
             '--batch-size', str(batch), '--seed', str(seed), '--device', device,
             '--workers', str(workers), '--project', str(out.parent), '--name', out.name,
-            '--exist-ok']
+            '--exist-ok', *options]
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) used so far by this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def train_val(cfg: str, data: str, *, epochs: int, imgsz: int, batch: int, seed: int,
-              out: Path, device: str = 'cpu', workers: int = 0) -> dict:
-    """Train ``cfg`` from scratch on ``data`` into ``out`` and return best.pt's metrics.
+              out: Path, device: str = 'cpu', workers: int = 0, weights: str | Path = '',
+              options: Sequence[str] = (), pick: str = 'best') -> dict:
+    """Train ``cfg`` on ``data`` into ``out``, from scratch or from checkpoint ``weights``,
+    and return the metrics of the epoch ``pick`` names (``PICKS``: 'best', YOLOv5's pick
+    on val, or 'last'); ``options`` are more train.py flags (``--noplots``).
 
-    Returns map50, map50_95, precision, recall (of the epoch best.pt holds), params,
-    gflops (None when fvcore cannot count), seconds (this call's training wall time)
-    and weights (best.pt's path).
+    Returns map50, map50_95, precision, recall (of that epoch), params, gflops (None when
+    fvcore cannot count), seconds and cpu_seconds (this call's training wall and CPU time:
+    about 0 for a finished run read back) and weights (that epoch's checkpoint).
     """
+    report, checkpoint = PICKS[pick]
     out = Path(out).resolve()
     state = run_state(out)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu()
     if state != 'finished':
         command = train_command(cfg, data, epochs=epochs, imgsz=imgsz, batch=batch, seed=seed,
-                                out=out, device=device, workers=workers)
+                                out=out, device=device, workers=workers, weights=weights,
+                                options=options)
         if state == 'killed':
             command = [*command[:4], '--resume', str(out / 'weights' / 'last.pt')]
         done = subprocess.run(command, env=os.environ.copy(), capture_output=True, text=True)
@@ -91,10 +121,9 @@ def train_val(cfg: str, data: str, *, epochs: int, imgsz: int, batch: int, seed:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ['(no output)']
             raise LoosenError(f'YOLOv5 training of {cfg} into {out} failed '
                               f'(exit {done.returncode}): {tail[0]}')
-    seconds = time.perf_counter() - start
-    weights = out / 'weights' / 'best.pt'
-    params, gflops = model_cost(weights, imgsz)
-    metrics = best_epoch(out / 'results.csv')
-    return {**metrics, 'params': params,
+    seconds, cpu_seconds = time.perf_counter() - start, children_cpu() - cpu
+    picked = out / 'weights' / checkpoint
+    params, gflops = model_cost(picked, imgsz)
+    return {**report(out / 'results.csv'), 'params': params,
             'gflops': None if gflops is None or math.isnan(gflops) else gflops,
-            'seconds': seconds, 'weights': str(weights)}
+            'seconds': seconds, 'cpu_seconds': cpu_seconds, 'weights': str(picked)}

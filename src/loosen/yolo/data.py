@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from ..data.synth_det import write_detection
+from ..data.synth_det import VERSION, write_detection
 from ..errors import LoosenError
 from .cache import build_dir_once, cache_dir
 
@@ -45,7 +45,8 @@ def synthetic_options(text: str) -> dict[str, int]:
 def synthetic_set(text: str) -> Path:
     """The dataset YAML of the synthetic set ``text`` names, written on first use."""
     o = synthetic_options(text)
-    name = f'images{o["images"]}-size{o["size"]}-seed{o["seed"]}-max{o["max_objects"]}'
+    name = (f'v{VERSION}-images{o["images"]}-size{o["size"]}-seed{o["seed"]}'
+            f'-max{o["max_objects"]}')
     folder = cache_dir() / 'synth_det' / name
 
     def build(out: Path) -> None:
