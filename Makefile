@@ -7,7 +7,7 @@ STAMP := $(VENV)/.loosen-installed
 TIMM_VERSION := $(shell sed -n 's/.*"timm==\([0-9.]*\)".*/\1/p' pyproject.toml)
 TIMM_TESTS := tests/timm_contract/test_timm_models.py
 
-.PHONY: demo test test-timm-all lint bench gpu-check clean
+.PHONY: demo test test-timm-all lint bench gpu-check gpu-wheels gpu-check-sim clean
 
 demo: $(STAMP)
 	$(BIN)/loosen demo --out runs/demo
@@ -27,6 +27,32 @@ GPU_OUT ?= runs/gpu-check
 GPU_FLAGS ?=
 gpu-check: $(STAMP)
 	$(BIN)/loosen bench gpu --out $(GPU_OUT) $(GPU_FLAGS)
+
+# what the lent GPU machine (Python 3.12 with its own CUDA torch, no network) lacks, as
+# wheels in .whl/ for its one call (README "The GPU check"; scripts/gpu-check.sh installs
+# them there): downloaded for cp312 manylinux x86_64 (the two on the index as source only
+# built here, pure Python), installed into build/gpu-site with a Python 3.12 and checked
+# there: every Requires-Dist met by them or the machine's packages (loosen/bench/gpu_wheels.py)
+PY312 ?= python3.12
+WHEELS := .whl
+WHEEL_TAGS := --python-version 3.12 --implementation cp $(foreach p,manylinux_2_28 \
+	manylinux_2_27 manylinux_2_17 manylinux2014 manylinux1,--platform $(p)_x86_64)
+PINS := PYTHONPATH=src $(PYTHON) -m loosen.bench.gpu_wheels pins
+gpu-wheels:
+	rm -rf $(WHEELS).part build/gpu-site && mkdir -p $(WHEELS).part
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: $(WHEEL_TAGS) \
+		-d $(WHEELS).part $$($(PINS) --binary)
+	$(PYTHON) -m pip wheel --quiet --no-deps -w $(WHEELS).part $$($(PINS) --sdist)
+	$(PY312) -m pip install --quiet --no-index --no-deps --no-compile --target build/gpu-site \
+		$(WHEELS).part/*.whl
+	PYTHONPATH=src $(PY312) -m loosen.bench.gpu_wheels check build/gpu-site
+	rm -rf $(WHEELS) && mv $(WHEELS).part $(WHEELS) && du -sh $(WHEELS)
+
+# the CPU check as that machine runs it: no start-up hook, and every package it lacks hidden
+gpu-check-sim: $(STAMP)
+	PYTHONPATH=src $(BIN)/python -m loosen.bench.gpu_wheels hide build/gpu-hide
+	LOOSEN_HOOK=0 PYTHONPATH=build/gpu-hide:src $(BIN)/loosen bench gpu --out runs/gpu-sim \
+		--device cpu --tiny
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -48,4 +74,4 @@ $(TIMM_TESTS): pyproject.toml | $(STAMP)
 		timm-$(TIMM_VERSION)/tests/test_models.py > $@.part && mv $@.part $@
 
 clean:
-	rm -rf $(VENV) runs build src/*.egg-info $(TIMM_TESTS)
+	rm -rf $(VENV) runs build src/*.egg-info $(TIMM_TESTS) $(WHEELS)

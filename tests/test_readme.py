@@ -86,6 +86,11 @@ SKIPPED: dict[str, str] = {
     '--preset cpu --data ../shared/data/yrs-aurora': 'half an hour, on the real data',
     '--preset paper': 'the paper preset, on a Ray cluster at an address (GPUs)',
     '.venv/bin/python -m pytest': 'runs this test suite',
+    'make gpu-check': 'loosen bench gpu on a GPU (make gpu-check-sim: on the CPU); '
+                      'tests/test_bench_gpu.py runs its CPU check',
+    'bench gpu --out DIR': 'needs a GPU; tests/test_bench_gpu.py runs its CPU check',
+    'make gpu-wheels': 'downloads the GPU machine\'s wheels; tests/test_gpu_device.py checks '
+                       'a fake set',
 }
 
 

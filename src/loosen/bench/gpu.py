@@ -85,9 +85,11 @@ def run_part(part: Part, device: str, tiny: bool, folder: Path, cap: float) -> d
             code = child.wait(timeout=cap)
             status = 'done' if code == 0 else f'failed (exit {code})'
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)  # YOLOv5's training subprocess too
-            child.wait()
             status = f'stopped at its {cap:.0f} s cap'
+        finally:  # at the cap, or when this process is interrupted (Ctrl-C, timeout -s INT)
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGKILL)  # YOLOv5's training subprocess too
+                child.wait()
     result = read_json_or_none(folder / 'result.json') or {'items': [], 'skipped': []}
     result.update(status=status, seconds=round(time.monotonic() - start, 1), cap=cap)
     if status != 'done':
