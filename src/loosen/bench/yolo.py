@@ -34,8 +34,7 @@ import torch
 
 from ..atomic import atomic_write
 from ..errors import LoosenError
-from .attention import count_flops
-from .cost import percent_over
+from .flops import count_flops, percent_over
 from .report import write_report
 from .timing import forward_call, keep_freed_memory, measure
 
