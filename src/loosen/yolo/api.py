@@ -31,7 +31,7 @@ COLUMNS = {'precision': 'metrics/precision', 'recall': 'metrics/recall',
 
 def load_checkpoint(path: Path) -> dict:
     """A YOLOv5 checkpoint (whole pickled models: loosen's modules must import)."""
-    from ..patches import yolov5
+    from .patches import yolov5
     yolov5.install()
     return torch.load(path, map_location='cpu', weights_only=False)
 

@@ -12,7 +12,8 @@ import torch
 import yaml
 
 from loosen.errors import LoosenError
-from loosen.patches import callers, yolov5
+from loosen.patches import callers
+from loosen.yolo.patches import yolov5
 
 pytest.importorskip('yolov5')
 

@@ -19,12 +19,16 @@ import numpy as np
 import torch
 from PIL import ImageFont
 
-from ..errors import LoosenError
-from .callers import default_for
+from ...errors import LoosenError
+from ...patches.callers import default_for
+from ...patches.wrap import wrap
+from ..arguments import ENTRIES, FRAMEWORKS, check, unknown_yaml, weights
+from ..data import missing_paths
+from ..files import resolve_file
+from . import transfer
 from .names import add_names
 from .oneline import as_one_line, check_first, one_line_errors
 from .parse import wrap_parse_model
-from .wrap import wrap
 
 
 def package_root() -> Path:
@@ -108,8 +112,6 @@ def file_names() -> None:
     ``synthetic`` data sets, and paths relative to the package (data/hyps/hyp.scratch-low.yaml)."""
     from yolov5.utils import general
 
-    from ..yolo.files import resolve_file
-
     def make(check_file):
         def find(file, suffix=''):
             return check_file(resolve_file(str(file), package_root()) or file, suffix)
@@ -121,8 +123,6 @@ def file_names() -> None:
 def dataset_paths() -> None:
     """check_dataset downloads a set whose paths are missing: name them and stop instead."""
     from yolov5.utils import general
-
-    from ..yolo.data import missing_paths
 
     def make(check_dataset):
         def check(data, autodownload=True):
@@ -140,7 +140,6 @@ def dataset_paths() -> None:
 def entry_of(filename: str) -> str | None:
     """``'train'`` for YOLOv5's own train.py (run as ``__main__`` too), val.py, detect.py and
     export.py; None for any other file."""
-    from ..yolo.arguments import ENTRIES
     path = Path(filename).resolve()
     return path.stem if path.parent == package_root() and path.stem in ENTRIES['yolov5'] else None
 
@@ -156,8 +155,6 @@ def checked_options() -> None:
     """Each script shows its parsed options with print_args before it builds, writes or
     downloads anything (train's main, val/detect/export's parse_opt): check their files there."""
     from yolov5.utils import general
-
-    from ..yolo.arguments import check
 
     def make(print_args):
         def show(args=None, *rest, **kwargs):
@@ -175,8 +172,6 @@ def checked_entries() -> None:
     """``yolov5 val|detect|export`` call val.run, detect.run, export.run without print_args:
     the decorator YOLOv5 gives them (smart_inference_mode) checks their files first."""
     from yolov5.utils import torch_utils
-
-    from ..yolo.arguments import check
 
     def checking(run: Callable, entry: str, decorated: Callable) -> Callable:
         signature = inspect.signature(run)
@@ -212,8 +207,6 @@ def yaml_files() -> None:
     prints its options): one line naming it."""
     from yolov5.utils import general
 
-    from ..yolo.arguments import FRAMEWORKS, unknown_yaml
-
     def check(file, *_, **__) -> None:
         if FRAMEWORKS['yolov5'].find(str(file)) is None:
             raise unknown_yaml(FRAMEWORKS['yolov5'], str(file))
@@ -224,8 +217,6 @@ def yaml_files() -> None:
 def weights_not_downloaded() -> None:
     """attempt_download fetches weights it cannot find here from GitHub: stop with one line."""
     from yolov5.utils import downloads
-
-    from ..yolo.arguments import FRAMEWORKS, weights
 
     wrap(downloads, 'attempt_download', check_first(
         lambda file, *_, **__: weights(FRAMEWORKS['yolov5'], 'weights', file)))
@@ -248,8 +239,6 @@ def slot_transfer() -> None:
     later layer one on: the checkpoint's layers are renamed onto the model's first."""
     from yolov5.models import yolo
     from yolov5.utils import general
-
-    from . import transfer
 
     wrap(yolo.BaseModel, 'state_dict', transfer.remember_yaml)
 

@@ -10,10 +10,13 @@ import os
 import sys
 from pathlib import Path
 
+from ...patches.wrap import wrap
+from ..arguments import FRAMEWORKS, check, model, source, unknown_model_yaml, weights
+from ..files import resolve_file
+from . import transfer
 from .names import add_names
 from .oneline import as_one_line, check_first, one_line_errors
 from .parse import wrap_parse_model
-from .wrap import wrap
 
 OFFLINE_ENV = {'YOLO_OFFLINE': '1', 'YOLO_AUTOINSTALL': 'false'}
 
@@ -60,8 +63,6 @@ def file_names() -> None:
     name (model=yolo11n_la.yaml) and ``synthetic`` data sets."""
     from ultralytics.utils import checks
 
-    from ..yolo.files import resolve_file
-
     def make(check_file):
         def find(file, *args, **kwargs):
             return check_file(resolve_file(str(file), package_root()) or file, *args, **kwargs)
@@ -104,8 +105,6 @@ def checked_options() -> None:
     anything is built, written or downloaded."""
     from ultralytics import cfg
 
-    from ..yolo.arguments import check
-
     def make(check_dict_alignment):
         def aligned(base, custom, *args, **kwargs):
             result = check_dict_alignment(base, custom, *args, **kwargs)  # keys first
@@ -121,8 +120,6 @@ def weights_not_downloaded() -> None:
     stop with one line, a ConnectionError too, as offline upstream code expects."""
     from ultralytics.utils import downloads
 
-    from ..yolo.arguments import FRAMEWORKS, weights
-
     wrap(downloads, 'attempt_download_asset', check_first(
         lambda file, *_, **__: weights(FRAMEWORKS['ultralytics'], 'model', file)))
 
@@ -134,7 +131,6 @@ def model_files() -> None:
     from ultralytics.nn import tasks
     from ultralytics.utils import checks
 
-    from ..yolo.arguments import FRAMEWORKS, model, unknown_model_yaml
     ultralytics = FRAMEWORKS['ultralytics']
 
     def make_stem(check_model_file_from_stem):
@@ -152,8 +148,6 @@ def model_files() -> None:
 def checked_sources() -> None:
     """A predictor's ``source=`` reaches check_source only (not its options): check it there."""
     from ultralytics.data import build
-
-    from ..yolo.arguments import FRAMEWORKS, source
 
     wrap(build, 'check_source', check_first(
         lambda value, *_, **__: source(FRAMEWORKS['ultralytics'], 'source', value)))
@@ -175,8 +169,6 @@ def slot_transfer() -> None:
     every later layer one on: the checkpoint's layers are renamed onto the model's first."""
     from ultralytics.nn import tasks
     from ultralytics.utils import LOGGER
-
-    from . import transfer
 
     def make(load):
         def load_across_slots(self, weights, verbose=True):
