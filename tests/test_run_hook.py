@@ -136,6 +136,13 @@ def test_installer_runs_once_after_its_module_and_absent_installers_are_skipped(
     assert installer_for_hook.CALLS == [True]
 
 
+def test_every_installer_names_a_function_of_loosen():
+    # run_installer skips a module that does not exist, so a stale name would go unnoticed
+    for upstream, target in hook.INSTALLERS.items():
+        module, _, function = target.partition(':')
+        assert callable(getattr(importlib.import_module(module), function, None)), upstream
+
+
 def test_an_install_of_this_checkout_puts_the_hook_in_site_packages():
     try:
         dist = importlib.metadata.distribution('loosen')

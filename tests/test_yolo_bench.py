@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from loosen.bench.yolo import bench_cost, check_runs, cost_markdown, difference, seed_table
 from loosen.errors import LoosenError
+from loosen.yolo.bench import bench_cost, check_runs, cost_markdown, difference, seed_table
 from yolo_helpers import offline_env
 
 pytest.importorskip('yolov5')

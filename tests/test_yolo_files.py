@@ -265,7 +265,7 @@ def test_no_network_no_run_folder(runs):
 
 def test_weights_upstream_would_fetch_are_a_connection_error_too(tmp_path, monkeypatch):
     """Ultralytics' AMP check fetches yolo26n.pt and carries on after a ConnectionError."""
-    from loosen.patches import ultralytics
+    from loosen.yolo.patches import ultralytics
     monkeypatch.setenv('LOOSEN_CACHE', str(tmp_path / 'cache'))
     monkeypatch.chdir(tmp_path)
     ultralytics.install()
@@ -277,8 +277,8 @@ def test_weights_upstream_would_fetch_are_a_connection_error_too(tmp_path, monke
 def test_valid_names_pass_the_checks(tmp_path, monkeypatch):
     """Files that are there, loosen's names, packaged files, remote sources the user named,
     webcams and matching globs all pass, so upstream's own behaviour is unchanged."""
-    from loosen.patches import ultralytics, yolov5
     from loosen.yolo.arguments import check
+    from loosen.yolo.patches import ultralytics, yolov5
     monkeypatch.setenv('LOOSEN_CACHE', str(tmp_path / 'cache'))
     monkeypatch.chdir(tmp_path)
     yolov5.install()
@@ -305,7 +305,7 @@ def test_valid_names_pass_the_checks(tmp_path, monkeypatch):
 
 def test_print_args_still_names_the_script(tmp_path, monkeypatch):
     """The option check runs inside print_args, which prints the file of its caller."""
-    from loosen.patches import yolov5
+    from loosen.yolo.patches import yolov5
     monkeypatch.setenv('LOOSEN_CACHE', str(tmp_path / 'cache'))
     yolov5.install()
     from yolov5.utils import general

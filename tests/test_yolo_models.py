@@ -22,7 +22,7 @@ pytest.importorskip('yolov5')
 def patched(tmp_path_factory):
     import os
     os.environ['LOOSEN_CACHE'] = str(tmp_path_factory.mktemp('cache'))
-    from loosen.patches import ultralytics, yolov5
+    from loosen.yolo.patches import ultralytics, yolov5
     yolov5.install()
     ultralytics.install()
 
@@ -158,7 +158,7 @@ def test_bad_slot_fails_in_one_line(slot, message):
 def test_names_never_replace_upstream_ones():
     from ultralytics.nn import tasks
 
-    from loosen.patches.names import BUILDERS, add_names
+    from loosen.yolo.patches.names import BUILDERS, add_names
     upstream = object()
     namespace = {'CBAM': upstream}
     assert add_names(namespace) == ['CBAM'] and namespace['CBAM'] is upstream

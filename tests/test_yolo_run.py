@@ -112,7 +112,7 @@ def test_onnx_export_matches_pytorch(run):
                     run['env'], run['root'])
     assert done.returncode == 0, done.stderr[-3000:]
     onnxruntime = pytest.importorskip('onnxruntime')
-    from loosen.patches import yolov5
+    from loosen.yolo.patches import yolov5
     yolov5.install()
     from yolov5.models.experimental import attempt_load
     from yolov5.models.yolo import Detect

@@ -21,8 +21,8 @@ import pytest
 import torch
 import yaml
 
-from loosen.patches import transfer
 from loosen.yolo.models import render
+from loosen.yolo.patches import transfer
 from yolo_helpers import offline_env, run_yolo
 
 DATA = 'synthetic:images=4,size=64,seed=3'
@@ -106,7 +106,7 @@ def test_a_head_wired_to_other_layers_is_another_network():
 
 def test_another_width_names_the_first_tensor_that_disagrees():
     pytest.importorskip('yolov5')
-    from loosen.bench.yolo import build
+    from loosen.yolo.bench import build
     small, nano = build('yolov5s.yaml'), build('yolov5n_la.yaml')
     moved = transfer.transfer_state(small.state_dict(), small.yaml, nano.state_dict(), nano.yaml)
     assert moved.misfit.startswith(
@@ -163,7 +163,7 @@ def assert_moved(source: dict, loaded: dict, index: dict[int, int],
 def yolov5n_checkpoint(tmp_path_factory):
     """Upstream ``yolov5n.yaml`` for a 3-class set, saved as YOLOv5 saves a finished run."""
     pytest.importorskip('yolov5')
-    from loosen.bench.yolo import build
+    from loosen.yolo.bench import build
     model = scramble(build('yolov5n.yaml', nc=3), seed=1)
     path = tmp_path_factory.mktemp('v5') / 'yolov5n_upstream.pt'
     return path, saved(model, path), model.yaml
@@ -197,7 +197,7 @@ def test_yolov5_train_transfers_every_tensor_but_the_attention(entry, cfg, yolov
 
 def test_a_checkpoint_of_the_same_yaml_loads_unchanged(tmp_path):
     pytest.importorskip('yolov5')
-    from loosen.bench.yolo import build
+    from loosen.yolo.bench import build
     model = scramble(build('yolov5n_la.yaml', nc=3), seed=2)
     path = tmp_path / 'la.pt'
     source = saved(model, path)
@@ -214,7 +214,7 @@ def test_a_checkpoint_of_the_same_yaml_loads_unchanged(tmp_path):
 @pytest.fixture(scope='module')
 def yolo11n_checkpoint(tmp_path_factory):
     pytest.importorskip('ultralytics')
-    from loosen.patches import ultralytics
+    from loosen.yolo.patches import ultralytics
     ultralytics.install()
     from ultralytics.nn.tasks import DetectionModel
     root = tmp_path_factory.mktemp('u11')

@@ -27,7 +27,7 @@ def test_one_epoch_of_yolo11n_la(trained):
     assert best.exists() and (root / 'runs' / 't' / 'results.csv').exists()
     import torch
 
-    from loosen.patches import ultralytics
+    from loosen.yolo.patches import ultralytics
     ultralytics.install()
     model = torch.load(best, map_location='cpu', weights_only=False)['model']
     assert type(model.model[9]).__name__ == 'LA' and model.model[9].heads == 16

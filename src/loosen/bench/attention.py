@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import argparse
 import copy
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from ..attention import create_attention, get_attention, list_attentions
-from .la import parse_shape
+from .flops import count_flops, parse_shape
 from .report import write_report
 from .timing import forward_call, keep_freed_memory, measure, training_call
 
@@ -46,21 +44,6 @@ class Row:
     train_vs_la: float
     rounds: int
     not_counted: str  # operators fvcore skipped, space-separated
-
-
-def count_flops(module: nn.Module, x: torch.Tensor) -> tuple[float, list[str]]:
-    """fvcore's FLOP count of ``module(x)`` and the operators it could not count."""
-    with warnings.catch_warnings():
-        # fvcore's import and its tracing warn about TorchScript and Python shape logic
-        warnings.simplefilter('ignore')
-        from fvcore.nn import FlopCountAnalysis
-
-        analysis = FlopCountAnalysis(module, (x,))
-        analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-        analysis.tracer_warnings('none')
-        total = analysis.total()
-    skipped = sorted(op.removeprefix('aten::') for op in analysis.unsupported_ops())
-    return float(total), skipped
 
 
 def bench_shape(shape: tuple[int, ...], names: Sequence[str], rounds: int,

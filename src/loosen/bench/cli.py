@@ -17,7 +17,7 @@ BENCHES: dict[str, str] = {
     'attention': 'loosen.bench.attention',
     'data': 'loosen.bench.data',
     'pipeline': 'loosen.bench.pipeline',
-    'yolo': 'loosen.bench.yolo',
+    'yolo': 'loosen.yolo.bench',  # with the rest of the YOLO integration
     'accuracy': 'loosen.bench.accuracy',
     'accuracy-plots': 'loosen.bench.accuracy_plots',
     'gpu': 'loosen.bench.gpu',

@@ -20,7 +20,7 @@ import torch
 
 from ..attention import list_attentions
 from ..timm_plugins import create_model, get_arch, list_archs
-from .attention import count_flops
+from .flops import count_flops, percent_over
 from .report import write_report
 from .timing import bench_clock, forward_call, keep_freed_memory, measure
 
@@ -50,10 +50,6 @@ class Cost:
     @property
     def label(self) -> str:
         return f'{self.attention}, compiled' if self.compiled else self.attention
-
-
-def percent_over(value: float, plain: float) -> float:
-    return 100.0 * (value - plain) / plain if plain else math.nan
 
 
 def bench_arch(arch: str, attentions: Sequence[str], batch_sizes: Sequence[int], size: int,

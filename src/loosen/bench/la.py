@@ -21,6 +21,7 @@ from torch import nn
 from ..attention.checks import check_heads
 from ..attention.la import LA
 from ..attention.la_reference import la_loops
+from .flops import parse_shape
 from .timing import (
     Timing,
     bench_clock,
@@ -267,17 +268,6 @@ def format_steps(rows: Sequence[StepRow], batch: int, size: int) -> str:
     lines += ['', f'Recomputing backward: best saving {best:+.1f}% of a step (keep it at >= '
               f'{STEP_GAIN:g}% of time or memory on one model): {verdict}.', '']
     return '\n'.join(lines)
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """'16x512x14x14' -> (16, 512, 14, 14)."""
-    try:
-        shape = tuple(int(v) for v in text.lower().split('x'))
-    except ValueError:
-        shape = ()
-    if len(shape) != 4 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f'shape {text!r} is not BxCxHxW, e.g. 16x512x14x14')
-    return shape
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from ..bench.flops import count_flops
 from ..errors import LoosenError
 
 FITNESS = {'map50': 0.1, 'map50_95': 0.9}  # YOLOv5's fitness: how it picks best.pt
@@ -30,7 +31,7 @@ COLUMNS = {'precision': 'metrics/precision', 'recall': 'metrics/recall',
 
 def load_checkpoint(path: Path) -> dict:
     """A YOLOv5 checkpoint (whole pickled models: loosen's modules must import)."""
-    from ..patches import yolov5
+    from .patches import yolov5
     yolov5.install()
     return torch.load(path, map_location='cpu', weights_only=False)
 
@@ -69,7 +70,6 @@ PICKS: dict[str, tuple[Callable[[Path], dict[str, float]], str]] = {
 
 def model_cost(weights: Path, imgsz: int) -> tuple[int, float | None]:
     """(parameters, fvcore GFLOPs of one imgsz x imgsz image or None) of a checkpoint."""
-    from ..bench.attention import count_flops
     model = load_checkpoint(weights)['model'].float().eval()
     params = sum(p.numel() for p in model.parameters())
     try:

@@ -29,7 +29,7 @@ SCRIPTS: dict[str, tuple[str, str]] = {
 def install(framework: str) -> None:
     """Install loosen's patches for ``'yolov5'`` or ``'ultralytics'``."""
     from importlib import import_module
-    import_module(f'loosen.patches.{framework}').install()
+    import_module(f'loosen.yolo.patches.{framework}').install()
 
 
 def run_script(action: str, argv: Sequence[str]) -> int:

@@ -17,8 +17,8 @@ from string import Template
 
 from ..attention.gcsa import RELEASE_HEADS
 from ..errors import unknown_name
-from ..patches.names import yaml_name
 from .cache import cache_dir, write_text_once
+from .patches.names import yaml_name
 
 # the attention modules of the paper's detection runs
 DETECTION_SET = ('la', 'ca', 'sa', 'cbam', 'psca', 'fsa', 'gcsa', 'se', 'eca', 'simam', 'nam',
@@ -31,7 +31,7 @@ PLAIN_SLOT = '[-1, 1, nn.Identity, []]'
 class Family:
     """One template and the names rendered from it."""
 
-    template: str                   # file in loosen/model_yamls
+    template: str                   # file in loosen/yolo/model_yamls
     pattern: str                    # name with {size} and {attention}
     framework: str                  # 'yolov5' or 'ultralytics'
     sizes: dict[str, tuple[float, float] | None]  # size -> (depth, width), or None: scales
@@ -86,7 +86,8 @@ def render(name: str) -> str:
     model = known.get(normalise(name))
     if model is None:
         raise unknown_name('model YAML', name, known)
-    template = resources.files('loosen.model_yamls').joinpath(model.family.template).read_text()
+    folder = resources.files('loosen.yolo.model_yamls')
+    template = folder.joinpath(model.family.template).read_text()
     depth, width = model.family.sizes[model.size] or (None, None)
     header = f'# {normalise(name)}: rendered by loosen from {model.family.template}\n'
     return header + Template(template).substitute(slot=slot_row(model.attention), depth=depth,

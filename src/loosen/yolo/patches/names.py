@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..attention import get_attention, list_attentions
-from ..errors import LoosenError
+from ...attention import get_attention, list_attentions
+from ...errors import LoosenError
 
 # YAML spelling of registry names where it is not simply the upper case
 SPELLING = {'simam': 'SimAM', 'coord': 'Coord'}

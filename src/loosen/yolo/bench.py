@@ -33,11 +33,10 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_write
+from ..bench.flops import count_flops, percent_over
+from ..bench.report import write_report
+from ..bench.timing import forward_call, keep_freed_memory, measure
 from ..errors import LoosenError
-from .attention import count_flops
-from .cost import percent_over
-from .report import write_report
-from .timing import forward_call, keep_freed_memory, measure
 
 PARAMS_TARGET, LATENCY_TARGET = 0.01, 1.0  # % LA may add over plain YOLOv5
 COST_DEFAULT = ('la', 'cbam')
@@ -52,7 +51,7 @@ DETECT_IMG, DETECT_BATCH, DETECT_SEEDS = 128, 16, (0, 1, 2)
 
 def build(cfg: str, nc: int = 80) -> torch.nn.Module:
     """A YOLOv5 detection model of ``nc`` classes from a model YAML name, in eval mode."""
-    from ..patches import yolov5
+    from .patches import yolov5
     yolov5.install()
     from yolov5.models.yolo import Model
     from yolov5.utils.general import check_yaml
@@ -115,7 +114,7 @@ def train(cfg: str, budget: Budget, seed: int, out: Path, weights: str | Path = 
           pick: str = 'last') -> dict:
     """One YOLOv5 run; it reports its last epoch unless told otherwise: nothing is picked
     on the val split it is scored on."""
-    from ..yolo.api import train_val  # the integration, imported only when detection runs
+    from .api import train_val  # imported only when detection runs
     return train_val(cfg, budget.data, epochs=budget.epochs, imgsz=budget.image,
                      batch=budget.batch, seed=seed, out=out, weights=weights,
                      options=('--noplots',), pick=pick)
@@ -154,7 +153,7 @@ def seed_table(results: dict[str, list[dict]], metrics: Sequence[str] = METRICS,
     """Per model: mean and standard deviation (n-1) of each metric over seeds, and its
     difference from ``baseline`` paired by seed with a 95 % t-interval (``paired_gain``);
     a difference exceeds seed noise when that interval leaves out zero."""
-    from .summary import paired_gain
+    from ..bench.summary import paired_gain
     rows = []
     for attention, runs in results.items():
         row: dict[str, object] = {'attention': attention, 'seeds': len(runs),

@@ -12,7 +12,8 @@ import torch
 import yaml
 
 from loosen.errors import LoosenError
-from loosen.patches import callers, yolov5
+from loosen.patches import callers
+from loosen.yolo.patches import yolov5
 
 pytest.importorskip('yolov5')
 
@@ -44,6 +45,15 @@ def test_install_is_idempotent():
     yolov5.install()
     assert (yolo.parse_model, general.check_file, torch.load) == (parse, check_file, load)
     assert not getattr(yolo.parse_model.__wrapped__, '__loosen_patch__', False)
+
+
+def test_the_old_import_paths_give_the_same_modules():
+    import loosen.patches.ultralytics
+    import loosen.patches.yolov5
+    from loosen.yolo.patches import ultralytics
+    assert loosen.patches.yolov5 is yolov5 and loosen.patches.ultralytics is ultralytics
+    from loosen.patches import yolov5 as old
+    assert old.install is yolov5.install
 
 
 def test_names_reach_modules_that_imported_them_before():

@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
-from ..errors import LoosenError
+from ...errors import LoosenError
 from .names import BUILDERS, is_builder
 
-log = logging.getLogger('loosen.patches')
+log = logging.getLogger('loosen.patches')  # the logger the README names for these notes
 
 PROBE_SIZE = 64  # pixels: enough for strides up to 64, small enough to cost milliseconds
 

@@ -13,8 +13,8 @@ import sys
 from collections.abc import Callable
 from types import TracebackType
 
-from ..errors import LoosenError
-from .wrap import MARK
+from ...errors import LoosenError
+from ...patches.wrap import MARK
 
 
 def check_first(check: Callable[..., object]) -> Callable[[Callable], Callable]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from loosen.patches import ultralytics as patch
+from loosen.yolo.patches import ultralytics as patch
 
 pytest.importorskip('ultralytics')
 
@@ -55,7 +55,7 @@ def test_unreadable_images_keep_pils_error_after_ultralytics(tmp_path):
     import ultralytics.utils.patches  # noqa: F401  (applies ultralytics' Image.open)
     from PIL import Image, UnidentifiedImageError
 
-    from loosen.patches import ultralytics as patch
+    from loosen.yolo.patches import ultralytics as patch
 
     bad = tmp_path / 'frame.png'
     bad.write_bytes(b'not an image at all')
