@@ -47,15 +47,6 @@ def test_install_is_idempotent():
     assert not getattr(yolo.parse_model.__wrapped__, '__loosen_patch__', False)
 
 
-def test_the_old_import_paths_give_the_same_modules():
-    import loosen.patches.ultralytics
-    import loosen.patches.yolov5
-    from loosen.yolo.patches import ultralytics
-    assert loosen.patches.yolov5 is yolov5 and loosen.patches.ultralytics is ultralytics
-    from loosen.patches import yolov5 as old
-    assert old.install is yolov5.install
-
-
 def test_names_reach_modules_that_imported_them_before():
     import yolov5.train
     from yolov5.utils import general
