@@ -83,5 +83,7 @@ def test_compiled_models_are_timed_after_compiling_not_while(monkeypatch):
     by = {r.label: r for r in rows}
     assert set(by) == {'plain', 'la', 'plain, compiled', 'la, compiled'}
     for name in ('plain', 'la'):
-        for batch in (1, 2):
-            assert by[f'{name}, compiled'].ms[batch] < 100  # the first call took 500 ms
+        for batch in (1, 2):  # the same model eager and "compiled", timed side by side: a
+            # timed first call (500 ms) would put the median of two rounds 250 ms above eager
+            compiled, eager = by[f'{name}, compiled'].ms[batch], by[name].ms[batch]
+            assert compiled < eager + 250, (compiled, eager)
