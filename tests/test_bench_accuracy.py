@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loosen.bench.accuracy import importable, spec_from_args
+from loosen.bench.accuracy import spec_from_args
 from loosen.bench.grid import GridSpec
 from loosen.bench.radar import INNER, OUTER, radar_data, radar_figure
 from loosen.bench.regimes import reported_split, write_subset
@@ -191,8 +191,6 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert GridSpec.load(out).epochs == 2
 
 
-@pytest.mark.skipif(not importable('loosen.engine.recipes'),
-                    reason='the paper recipes (loosen.engine.recipes) are not on this branch')
 def test_paper_preset_trains_each_backbone_with_its_recipe(tmp_path):
     from loosen.bench.cells import engine_config
     from loosen.engine.config import EngineConfig
@@ -208,8 +206,6 @@ def test_paper_preset_trains_each_backbone_with_its_recipe(tmp_path):
     assert config.seed == cell.seed and config.img_size == 224
 
 
-@pytest.mark.skipif(not importable('loosen.yolo.api'),
-                    reason='the YOLOv5 integration (loosen.yolo.api) is not on this branch')
 def test_detection_cells_report_map(tmp_path):
     out = tmp_path / 'det'
     assert main([*SMOKE, '--archs', 'yolov5n', '--seeds', '0', '--epochs', '1', '--out',

@@ -13,7 +13,6 @@ error) are tried again.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import platform
 import shlex
@@ -47,14 +46,6 @@ def _ints(text: str) -> list[int]:
                                          'numbers, e.g. 4000,10000') from None
 
 
-def importable(module: str) -> bool:
-    """Whether ``module`` is installed (False also when its parent package is not)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def check_axes(archs: list[str], attentions: list[str], sizes: list[int]) -> list[str]:
     """The attention list with ``plain`` first; a LoosenError for unknown names or sizes."""
     for arch in archs:
@@ -65,10 +56,6 @@ def check_axes(archs: list[str], attentions: list[str], sizes: list[int]) -> lis
             raise unknown_name('attention', attention, [BASELINE, *list_attentions()])
     if not sizes or min(sizes) < 1:
         raise LoosenError(f'--train-sizes {sizes}: give positive sizes, e.g. 4000,10000')
-    if any(a in DETECTION_ARCHS for a in archs) and not importable('loosen.yolo.api'):
-        raise LoosenError(f'{", ".join(a for a in archs if a in DETECTION_ARCHS)} need the '
-                          'YOLOv5 integration (loosen.yolo.api), which this install lacks; '
-                          'drop them from --archs')
     return [BASELINE, *dict.fromkeys(a for a in attentions if a != BASELINE)]
 
 
@@ -82,10 +69,6 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
 
     archs, sizes = list(pick('archs')), list(pick('train_sizes'))
     attentions = check_axes(archs, list(pick('attentions')), sizes)
-    if preset.recipes and not importable('loosen.engine.recipes'):
-        raise LoosenError('--preset paper trains each backbone with the paper\'s recipe '
-                          '(loosen.engine.recipes), which this install lacks; use --preset cpu '
-                          'with your own --epochs/--lr')
     data = 'synthetic' if args.data == 'synthetic' else str(Path(args.data).resolve())
     pretrained = args.pretrained
     if pretrained and not pretrained.startswith('timm:'):

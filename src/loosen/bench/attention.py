@@ -26,8 +26,10 @@ from .timing import forward_call, keep_freed_memory, measure, training_call
 DEFAULT_SHAPES = ((8, 256, 28, 28), (8, 64, 112, 112))
 BASELINE = 'la'
 DEFAULTS_NOTE = ('Modules at their registry defaults: la heads=16; gcsa heads=4; lesa heads=8, '
-                 'window=7 (all divide 64 and 256); timm-wrapped modules (ca, sa, cbam, se, eca, '
-                 'coord, gc, ela) at timm\'s defaults.')
+                 'window=7 (all divide 64 and 256); timm\'s modules (ca, se, eca, coord, gc, ela) '
+                 'with se and eca as released (bias-free at C/16, kernel 3), the others at '
+                 'timm\'s defaults; sa, and cbam\'s spatial branch, written here as released '
+                 '(a bias-free 7x7 convolution, no BatchNorm).')
 
 
 @dataclass

@@ -34,7 +34,7 @@ def engine_config(spec: GridSpec, cell: Cell) -> EngineConfig:
     (and ``--compile``, which changes speed, not the budget)."""
     config = EngineConfig(model=f'{cell.arch}_{cell.attention}')
     if spec.recipes:
-        from ..engine.recipes import apply_recipe, recipe_for  # the fidelity branch's recipes
+        from ..engine.recipes import apply_recipe, recipe_for  # each backbone's paper recipe
         config = apply_recipe(config, recipe_for(cell.arch))
     run = spec.cell_dir(cell) / 'train'
     budget = {k: getattr(spec, k) for k in ('epochs', 'batch_size', 'lr')
@@ -73,7 +73,7 @@ def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:
 
 
 def detection(spec: GridSpec, cell: Cell) -> dict[str, Any]:
-    from ..yolo.api import train_val  # the detection branch's integration
+    from ..yolo.api import train_val  # YOLOv5 loads for detection cells only
     epochs = spec.epochs or YOLO_EPOCHS
     found = train_val(f'{cell.arch}_{cell.attention}.yaml',
                       str(spec.subset_dir(cell) / 'dataset.yaml'), epochs=epochs,

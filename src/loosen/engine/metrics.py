@@ -59,7 +59,3 @@ def confusion(targets: np.ndarray, predicted: np.ndarray, num_classes: int) -> n
     """Counts: row = true class, column = predicted class."""
     return confusion_matrix(targets, predicted, labels=list(range(num_classes)))
 
-
-def majority_fraction(targets: np.ndarray) -> float:
-    """Accuracy of always answering the most common class: the bar any model must clear."""
-    return float(np.bincount(targets).max() / len(targets))
