@@ -16,8 +16,8 @@ _LAZY = {  # public name -> the module defining it
     'LA': '.attention',
     'create_attention': '.attention',
     'list_attentions': '.attention',
-    'create_model': '.timm_plugins',
-    'resolve_model_name': '.timm_plugins',
+    'create_model': '.models',
+    'resolve_model_name': '.models',
     'explain': '.explain',  # the package itself, callable: loosen.explain(model, images)
 }
 __all__ = ['__version__', *sorted(_LAZY)]

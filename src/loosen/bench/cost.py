@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ..attention import list_attentions
-from ..timm_plugins import create_model, get_arch, list_archs
+from ..models import create_model, get_arch, list_archs
 from .attention import count_flops
 from .report import write_report
 from .timing import bench_clock, forward_call, keep_freed_memory, measure

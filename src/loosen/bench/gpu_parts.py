@@ -31,7 +31,7 @@ from ..engine.compile import first_line
 from ..engine.config import EngineConfig
 from ..engine.runtime import Runtime
 from ..engine.train import Trainer, amp_dtype
-from ..timm_plugins import create_model, list_archs
+from ..models import create_model, list_archs
 from .grid import write_json
 from .la import DEFAULT_CASES, FLOOR, Floor
 from .presets import NARROW_KWARGS, PRESETS

@@ -220,7 +220,7 @@ class StepRow:
 def bench_steps(batch: int, size: int, rounds: int) -> list[StepRow]:
     """Whole training steps (forward, loss, backward) of ``STEP_MODELS``, the two LA
     backwards interleaved on the same batch and weights."""
-    from ..timm_plugins import create_model
+    from ..models import create_model
 
     rows = []
     gen = torch.Generator().manual_seed(0)
@@ -314,7 +314,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(benches: argparse._SubParsersAction) -> None:
-    from ..timm_plugins import list_archs
+    from ..models import list_archs
 
     p = benches.add_parser('la', help='LA against its loop reference, x*sigmoid(x), SE and CBAM',
                            description=__doc__)

@@ -91,7 +91,7 @@ FAMILIES = {'alexnet': 'paper-cnn', 'zfnet': 'paper-cnn', 'resnet34': 'paper-cnn
 def recipe_for(arch: str) -> str:
     """The paper's recipe for ``arch`` (an architecture, alias or model name):
     CNNs -> 'paper-cnn', ``vit_*`` -> 'paper-vit', ``rmt_*`` -> 'paper-rmt'."""
-    from ..timm_plugins import get_arch, parse_model_name  # timm: only when asked
+    from ..models import get_arch, parse_model_name  # timm: only when asked
     try:
         name = get_arch(arch).name
     except LoosenError:

@@ -23,11 +23,11 @@ import torch
 from torch import nn
 
 from ..errors import LoosenError, unknown_name
-from ..timm_plugins.alexnet import AlexNet
-from ..timm_plugins.mobilenet import MobileNetV1
-from ..timm_plugins.resnet import AttentionResNet
-from ..timm_plugins.rmt import RMT
-from ..timm_plugins.vit import GridViT
+from ..models.alexnet import AlexNet
+from ..models.mobilenet import MobileNetV1
+from ..models.resnet import AttentionResNet
+from ..models.rmt import RMT
+from ..models.vit import GridViT
 
 NCHW, NHWC, TOKENS = 'nchw', 'nhwc', 'tokens'
 
