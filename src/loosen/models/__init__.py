@@ -1,25 +1,27 @@
 """Backbones registered with timm: ``timm.create_model('{arch}_{attention}')``.
 
-Importing this package (``import loosen`` does) registers, for every architecture
-and every attention in ``loosen.list_attentions()``, a model ``{arch}_{attention}``
-with the attention at the paper's spot, and ``{arch}_plain`` with the slot empty.
+Importing this package (``import loosen`` does, once timm's models are imported) registers,
+for every architecture and every attention in ``loosen.list_attentions()``, a model
+``{arch}_{attention}`` with the attention at the paper's spot, and ``{arch}_plain`` with
+the slot empty. As in timm: ``_spec`` holds what is known of each architecture
+(``ArchSpec``), ``_builder`` builds, ``_registry`` registers and resolves names,
+``_factory`` is the public ``create_model``; one module per architecture.
 """
 from . import alexnet, mobilenet, resnet, rmt, vit, zfnet  # noqa: F401  (register the archs)
-from ._builder import ArchSpec, attention_keys, attention_layer
+from ._builder import BUILD_KWARGS, attention_keys, attention_layer
+from ._factory import create_model, load_weights
 from ._pretrained import LoadReport, load_pretrained
 from ._registry import (
-    BUILD_KWARGS,
-    create_model,
     get_arch,
     list_archs,
     list_models,
-    load_weights,
     model_name,
     parse_model_name,
     register_arch,
     register_models,
     resolve_model_name,
 )
+from ._spec import ArchSpec
 
 register_models()
 

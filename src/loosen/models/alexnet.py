@@ -18,15 +18,9 @@ import torch
 from timm.models import checkpoint
 from torch import nn
 
-from ._builder import (
-    ArchSpec,
-    AttentionLayer,
-    LinearClassifier,
-    default_cfg,
-    no_attention,
-    release_options,
-)
+from ._builder import AttentionLayer, LinearClassifier, default_cfg, no_attention
 from ._registry import register_arch
+from ._spec import ArchSpec, release_options
 
 # ('conv', out, kernel, stride, padding) | ('pool',) = max-pool 3, stride 2 | ('attention',)
 Layer = tuple[str | int, ...]

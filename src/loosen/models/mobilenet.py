@@ -19,8 +19,9 @@ from timm.models._efficientnet_builder import decode_arch_def, round_channels
 from timm.models.efficientnet import EfficientNet
 from torch import nn
 
-from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention, release_options
+from ._builder import AttentionLayer, default_cfg, no_attention
 from ._registry import register_arch
+from ._spec import ArchSpec, release_options
 
 # timm's block strings: dsa = depthwise-separable, no skip, activation after the pointwise
 ARCH_DEF = (

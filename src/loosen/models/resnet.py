@@ -19,8 +19,9 @@ from typing import Any
 from timm.models.resnet import BasicBlock, ResNet
 from torch import nn
 
-from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention, release_options
+from ._builder import AttentionLayer, default_cfg, no_attention
 from ._registry import register_arch
+from ._spec import ArchSpec, release_options
 
 
 def kaiming_convs(module: nn.Module) -> None:

@@ -43,8 +43,9 @@ from timm.models._features import feature_take_indices  # where timm keeps it
 from torch import nn
 
 from ..attention.gcsa import RELEASE_HEADS
-from ._builder import ArchSpec, AttentionLayer, LinearClassifier, default_cfg, no_attention
+from ._builder import AttentionLayer, LinearClassifier, default_cfg, no_attention
 from ._registry import register_arch
+from ._spec import ArchSpec
 
 Tensor = torch.Tensor
 RelPos = tuple[Tensor, Tensor, list[Tensor]]  # sin, cos, the decay masks (two per axis or one)

@@ -31,8 +31,9 @@ from timm.models import checkpoint
 from timm.models.vision_transformer import Block, VisionTransformer, checkpoint_filter_fn
 from torch import nn
 
-from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention, release_options
+from ._builder import AttentionLayer, default_cfg, no_attention
 from ._registry import register_arch
+from ._spec import ArchSpec, release_options
 
 # timm resamples the position embedding to the input's patch grid (dynamic_img_size) after a
 # size check in Python: one call for torch.fx, as timm's own shape functions are

@@ -12,8 +12,8 @@ docs/paper-fidelity.md).
 """
 from __future__ import annotations
 
-from ._builder import ArchSpec, release_options
 from ._registry import register_arch
+from ._spec import ArchSpec, release_options
 from .alexnet import CONV_FEATURES, AlexNet, conv_cfg
 
 ZFNET = (
