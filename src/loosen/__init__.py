@@ -15,7 +15,7 @@ __version__ = '0.1.0'
 _LAZY = {  # public name -> the module defining it
     'LA': '.attention',
     'create_attention': '.attention',
-    'list_attentions': '.attention',
+    'list_attentions': '.models',  # with the release's provenance: list_attentions('seed')
     'create_model': '.models',
     'resolve_model_name': '.models',
     'explain': '.explain',  # the package itself, callable: loosen.explain(model, images)

@@ -11,7 +11,7 @@ from torch import nn
 
 from ..attention import get_attention
 from ._pretrained import LoadReport, load_pretrained
-from ._registry import PLAIN, get_arch, model_name, parse_model_name, register_models
+from ._registry import PLAIN, get_arch, model_arch, model_name, register_models
 
 _logger = logging.getLogger(__name__)
 
@@ -54,5 +54,4 @@ def create_model(arch: str, attention: str | None = 'la', num_classes: int = 4,
 def load_weights(model: nn.Module, source: str, partial: bool = False,
                  classes: Sequence[str] | None = None) -> LoadReport:
     """``load_pretrained`` into a model built here, through its architecture's filter."""
-    arch, _ = parse_model_name(model.pretrained_cfg['architecture'])
-    return load_pretrained(model, source, partial, get_arch(arch).pretrained_filter, classes)
+    return load_pretrained(model, source, partial, model_arch(model).pretrained_filter, classes)

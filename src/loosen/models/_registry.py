@@ -16,7 +16,7 @@ from timm.models import register_model
 from torch import nn
 
 from ..attention import list_attentions
-from ..errors import unknown_name
+from ..errors import LoosenError, unknown_name
 from ._builder import build
 from ._spec import ArchSpec
 
@@ -46,6 +46,17 @@ def get_arch(arch: str) -> ArchSpec:
     if key not in names:
         raise unknown_name('architecture', arch, names)
     return _ARCHS[names[key]]
+
+
+def model_arch(model: nn.Module) -> ArchSpec:
+    """The spec of a model built here, found by the name timm records in its
+    ``pretrained_cfg``; a LoosenError for any other model."""
+    name = (getattr(model, 'pretrained_cfg', None) or {}).get('architecture')
+    if not name:
+        raise LoosenError(f'{type(model).__name__} was not built by loosen (it has no '
+                          'pretrained_cfg naming its architecture); build it with '
+                          'loosen.create_model or timm.create_model')
+    return get_arch(parse_model_name(name)[0])
 
 
 def _arch_names() -> dict[str, str]:
