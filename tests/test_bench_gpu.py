@@ -11,7 +11,7 @@ import pytest
 from loosen.bench.gpu import PARTS
 from loosen.bench.la import FLOOR
 from loosen.bench.presets import PRESETS
-from loosen.timm_plugins import list_archs
+from loosen.models import list_archs
 from yolo_helpers import offline_env
 
 pytest.importorskip('yolov5')

@@ -18,7 +18,7 @@ from loosen.engine.runtime import Runtime
 from loosen.engine.test import restore_model
 from loosen.engine.train import Trainer
 from loosen.errors import LoosenError
-from loosen.timm_plugins import create_model
+from loosen.models import create_model
 from yolo_helpers import offline_env
 
 TINY = {'channel_multiplier': 0.25}

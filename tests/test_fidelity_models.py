@@ -17,7 +17,7 @@ import loosen
 from loosen import LA
 from loosen.attention.cbam import SpatialGate
 from loosen.attention.gcsa import GCSA
-from loosen.timm_plugins import list_archs
+from loosen.models import list_archs
 from test_attention_zoo import randomized
 from test_models import TINY, la_inputs, la_params, meta_model, n_params, tiny
 

@@ -12,9 +12,9 @@ from torch import nn
 
 import loosen
 from loosen import create_attention
-from loosen.attention import get_attention
-from loosen.attention.gcsa import GCSA, RELEASE_HEADS
-from loosen.attention.registry import SOURCES
+from loosen.attention.gcsa import GCSA
+from loosen.models.release import GCSA_HEADS as RELEASE_HEADS
+from loosen.models.release import SOURCES, provenance
 from test_attention_zoo import build, inputs
 
 
@@ -137,7 +137,7 @@ def test_gcsa_heads_as_released_per_place():
 
 
 def test_every_attention_says_where_it_comes_from():
-    sources = {name: get_attention(name).source for name in loosen.list_attentions()}
+    sources = {name: provenance(name) for name in loosen.list_attentions()}
     assert set(sources.values()) <= set(SOURCES)
     release = {'la', 'ca', 'sa', 'cbam', 'psca', 'fsa', 'gcsa', 'se', 'eca', 'simam', 'nam',
                'cca'}

@@ -24,7 +24,7 @@ from loosen.engine.recipes import RECIPES, apply_recipe, recipe_for
 from loosen.engine.runtime import Runtime
 from loosen.engine.train import Trainer
 from loosen.errors import LoosenError
-from loosen.timm_plugins import list_archs
+from loosen.models import list_archs
 from test_models import tiny
 
 RELEASE = {  # recipe: the release's settings (EngineConfig fields)

@@ -265,7 +265,7 @@ def test_torch_compile_matches_eager():
 
 
 def test_whole_model_compiles_in_one_graph_for_inference_and_training():
-    from loosen.timm_plugins import create_model
+    from loosen.models import create_model
 
     model = create_model('alexnet', 'la', num_classes=4).eval()
     x = torch.randn(2, 3, 96, 96)

@@ -10,7 +10,7 @@ from timm.data import create_transform, resolve_data_config
 import loosen
 from loosen import LA
 from loosen.errors import LoosenError
-from loosen.timm_plugins import (
+from loosen.models import (
     attention_keys,
     get_arch,
     list_archs,

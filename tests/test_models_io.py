@@ -14,7 +14,7 @@ import loosen
 from loosen import LA
 from loosen.errors import LoosenError
 from loosen.export import export_onnx
-from loosen.timm_plugins import load_pretrained
+from loosen.models import load_pretrained
 
 RESNET_TINY = dict(layers=(1, 1, 1, 1), channels=(16, 32, 32, 64))
 

@@ -19,7 +19,7 @@ from loosen.cli import main
 from loosen.engine.flags import parse
 from loosen.engine.model import model_kwargs
 from loosen.errors import LoosenError
-from loosen.timm_plugins import attention_keys, load_weights
+from loosen.models import attention_keys, load_weights
 from yolo_helpers import offline_env
 
 # loosen's architecture -> the timm architecture whose published weights fit key for key

@@ -15,9 +15,9 @@ __version__ = '0.1.0'
 _LAZY = {  # public name -> the module defining it
     'LA': '.attention',
     'create_attention': '.attention',
-    'list_attentions': '.attention',
-    'create_model': '.timm_plugins',
-    'resolve_model_name': '.timm_plugins',
+    'list_attentions': '.models',  # with the release's provenance: list_attentions('seed')
+    'create_model': '.models',
+    'resolve_model_name': '.models',
     'explain': '.explain',  # the package itself, callable: loosen.explain(model, images)
 }
 __all__ = ['__version__', *sorted(_LAZY)]

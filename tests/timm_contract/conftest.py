@@ -23,12 +23,12 @@ import pytest
 import timm
 import timm.models
 
-import loosen.timm_plugins
+import loosen.models
 
 _upstream_list_models = timm.list_models
 DEFAULT = '*_la *_plain mobilenetv1_*'
 PATTERNS = os.environ.get('LOOSEN_TIMM_MODELS', DEFAULT).split()
-OURS = frozenset(n for n in loosen.timm_plugins.list_models()
+OURS = frozenset(n for n in loosen.models.list_models()
                  if any(fnmatch.fnmatch(n, p) for p in PATTERNS))
 
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torchvision import datasets, transforms
 
 import loosen
-from loosen.timm_plugins import load_weights
+from loosen.models import load_weights
 
 weights, root = sys.argv[1], sys.argv[2]
 base = transforms.Compose([transforms.Grayscale(3), transforms.Resize((64, 64)),

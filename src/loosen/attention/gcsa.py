@@ -11,7 +11,7 @@ A 1x1 convolution projects the result; as in the paper, any residual is left to 
 surrounding block.
 
 The paper's release gives GCSA a different head count in each of its code bases
-(``RELEASE_HEADS``); the backbones here use it at ``placement='paper'``.
+(``loosen.models.release.GCSA_HEADS``); the backbones use it at ``placement='paper'``.
 """
 from __future__ import annotations
 
@@ -22,15 +22,12 @@ from torch import nn
 from .checks import check_heads
 from .registry import register_attention
 
-# GCSA heads in the release, by where it sits: AlexNet, ZFNet, ResNet-34 and MobileNet
-# (``GCSA(C, 1, True)``), RMT (the same), its ViT (``num_heads=4``), YOLOv5 (fixed at 8)
-RELEASE_HEADS = {'cnn': 1, 'rmt': 1, 'vit': 4, 'yolov5': 8}
-
 
 @register_attention('gcsa', paper='Li et al., Rethinking Transformer-Based Blind-Spot Network '
                                   'for Self-Supervised Image Denoising (GCSA), 2024',
                     params='4*C**2 + 34*C + 4; the last term is heads '
-                           '(4 by default; see RELEASE_HEADS)')
+                           "(4 by default; the release's per backbone: "
+                           'loosen.models.release.GCSA_HEADS)')
 class GCSA(nn.Module):
     """Channel-wise multi-head self-attention (Li et al., TBSN 2024), (B, C, H, W) -> same.
 

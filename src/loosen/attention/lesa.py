@@ -67,7 +67,7 @@ def from_windows(x: torch.Tensor, b: int, h: int, w: int, wh: int, ww: int) -> t
                                   'Self-Attention and Convolution as Local and Context Terms, '
                                   'arXiv 2107.05637 (2021)',
                     params='6*C**2 + 9*C**2//8 + 14*C + 729*C//4 + 48; '
-                           'at heads=8, reach=14, for C a multiple of 16', source='seed')
+                           'at heads=8, reach=14, for C a multiple of 16')
 class LESA(nn.Module):
     """Locally enhanced self-attention (Yang et al., 2021), (B, C, H, W) -> same.
 
@@ -161,7 +161,7 @@ class LESA(nn.Module):
 @register_attention('lesa_window', paper='windowed variant of Yang et al., Locally Enhanced '
                                          'Self-Attention, arXiv 2107.05637 (2021)',
                     params='6*C**2 + 9*C**2//8 + 14*C + 169*C//4 + 48; '
-                           'at heads=8, window=7, for C a multiple of 16', source='seed')
+                           'at heads=8, window=7, for C a multiple of 16')
 def lesa_window(channels: int, heads: int = 8, window: int = 7) -> LESA:
     """LESA (Yang et al., 2021) within ``window x window`` windows: loosen's, for large maps."""
     return LESA(channels, heads, window=window)

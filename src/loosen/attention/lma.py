@@ -29,8 +29,7 @@ def lma_kernel_size(channels: int, lambd: float = 1.5, gamma: float = 1) -> int:
 
 @register_attention('lma', paper='Yu et al., LMA: lightweight mixed-domain attention for '
                                  'efficient network design, Applied Intelligence 2023',
-                    params='2*max(1, (round(abs(log2(C) - 1)/1.5) - 1) | 1); two odd kernels',
-                    source='seed')
+                    params='2*max(1, (round(abs(log2(C) - 1)/1.5) - 1) | 1); two odd kernels')
 class LMA(nn.Module):
     """Lightweight mixed-domain attention (Yu et al., 2023), (B, C, H, W) -> same.
 

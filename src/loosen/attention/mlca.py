@@ -29,8 +29,7 @@ def mlca_kernel_size(channels: int, gamma: float = 2, b: float = 1) -> int:
 
 @register_attention('mlca', paper='Wan et al., Mixed local channel attention for object '
                                   'detection (MLCA), Eng. Appl. Artif. Intell. 2023',
-                    params='2*(int((log2(C) + 1)/2) | 1); two 1-D kernels of odd size k(C)',
-                    source='seed')
+                    params='2*(int((log2(C) + 1)/2) | 1); two 1-D kernels of odd size k(C)')
 class MLCA(nn.Module):
     """Mixed local channel attention (Wan et al., 2023), (B, C, H, W) -> same.
 

@@ -2,7 +2,8 @@
 
 ``create_attention(name, channels, **kwargs)`` builds a module mapping (B, C, H, W)
 to the same shape; ``list_attentions()`` names them all. Modules register themselves
-with ``@register_attention`` where they are defined, as timm's models do.
+with ``@register_attention`` where they are defined, as timm's models do. Whether the
+paper's release has a module is a fact of the release: ``loosen.models.release``.
 """
 from __future__ import annotations
 
@@ -13,41 +14,27 @@ from torch import nn
 
 from ..errors import unknown_name
 
-# where a module comes from: the paper's release, the project's seed write-ups, or neither
-SOURCES = {
-    'release': "in the LA paper's released code (its classification, ViT, RMT or YOLOv5 part)",
-    'seed': "from the project's seed write-ups (../shared/seeds), not in the paper's release",
-    'extra': 'neither in the release nor in the seeds: an extra contender timm ships',
-}
-
 
 @dataclass(frozen=True)
 class AttentionSpec:
-    """What the registry knows of a module: how to build it and where it comes from."""
+    """What the registry knows of a module: how to build it, its paper, its size."""
 
     name: str
     factory: Callable[..., nn.Module]
     paper: str
     params: str  # the parameter count as a function of C, in words or a formula
-    source: str = 'release'  # a key of SOURCES
 
 
 _REGISTRY: dict[str, AttentionSpec] = {}
 
 
-def register_attention(name: str, *, paper: str, params: str,
-                       source: str = 'release') -> Callable:
-    """Decorator: register a class or factory taking ``(channels, **kwargs)`` as ``name``.
-
-    ``source`` says whether the paper's release has the module (see ``SOURCES``).
-    """
-    if source not in SOURCES:
-        raise ValueError(f'source={source!r} is unknown; choose one of {", ".join(SOURCES)}')
+def register_attention(name: str, *, paper: str, params: str) -> Callable:
+    """Decorator: register a class or factory taking ``(channels, **kwargs)`` as ``name``."""
 
     def wrap(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f'attention {name!r} is registered twice')
-        _REGISTRY[name] = AttentionSpec(name, factory, paper, params, source)
+        _REGISTRY[name] = AttentionSpec(name, factory, paper, params)
         return factory
 
     return wrap

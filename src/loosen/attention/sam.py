@@ -13,8 +13,7 @@ from .registry import register_attention
 
 @register_attention('sam', paper='Streamlined Attention Module, GAP-FC second-order attention '
                                  '(myspace-img/streamlined-attention, 2021)',
-                    params='C**2; one bias-free C x C fully connected layer',
-                    source='seed')
+                    params='C**2; one bias-free C x C fully connected layer')
 class SAM(nn.Module):
     """Streamlined attention module (streamlined-attention, 2021): x * FC(GAP(x)), same shape.
 

@@ -42,8 +42,7 @@ def eca(channels: int, kernel_size: int | None = 3, **kwargs) -> EcaModule:
 @register_attention('coord', paper='Hou et al., Coordinate Attention for Efficient Mobile '
                                    'Network Design, CVPR 2021',
                     params='(3*C + 2)*max(8, 8*((C + 96)//192)); '
-                           'the reduced width is C/24 rounded to a multiple of 8, at least 8',
-                    source='extra')
+                           'the reduced width is C/24 rounded to a multiple of 8, at least 8')
 def coord(channels: int, **kwargs) -> CoordAttn:
     """Coordinate attention (Hou et al., CVPR 2021): timm's CoordAttn.
 
@@ -55,7 +54,7 @@ def coord(channels: int, **kwargs) -> CoordAttn:
 @register_attention('gc', paper='Cao et al., GCNet: Non-local Networks Meet Squeeze-Excitation '
                                 'Networks and Beyond, ICCVW 2019',
                     params='(2*C + 3)*max(1, (C + 4)//8) + 2*C + 1; '
-                           'the reduced width is C/8 rounded', source='extra')
+                           'the reduced width is C/8 rounded')
 def gc(channels: int, **kwargs) -> GlobalContext:
     """Global context block (Cao et al., ICCVW 2019): timm's GlobalContext.
 
@@ -66,8 +65,7 @@ def gc(channels: int, **kwargs) -> GlobalContext:
 
 @register_attention('ela', paper='Xu and Wan, ELA: Efficient Local Attention for Deep '
                                  'Convolutional Neural Networks, arXiv 2403.01123 (2024)',
-                    params='18*C; two depthwise 7-tap 1-D convs and two GroupNorms',
-                    source='extra')
+                    params='18*C; two depthwise 7-tap 1-D convs and two GroupNorms')
 def ela(channels: int, **kwargs) -> EfficientLocalAttn:
     """Efficient local attention (Xu and Wan, 2024): timm's EfficientLocalAttn.
 

@@ -26,7 +26,7 @@ from ..attention import list_attentions
 from ..attention.start import STARTS
 from ..engine.config import COMPILE
 from ..errors import LoosenError, unknown_name
-from ..timm_plugins import list_archs
+from ..models import list_archs
 from .accuracy_report import write_outputs
 from .executors import EXECUTORS, Progress, get_executor
 from .grid import BASELINE, DETECTION_ARCHS, GridSpec, read_result

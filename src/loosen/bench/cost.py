@@ -19,20 +19,21 @@ from pathlib import Path
 import torch
 
 from ..attention import list_attentions
-from ..timm_plugins import create_model, get_arch, list_archs
+from ..models import create_model, get_arch, list_archs
+from ..models.release import COMPARISON, DETECTION_EXTRAS
 from .flops import count_flops, percent_over
 from .report import write_report
 from .timing import bench_clock, forward_call, keep_freed_memory, measure
 
-COMPARISON = ('plain', 'la', 'cbam', 'se', 'eca', 'ca', 'sa', 'psca', 'fsa', 'gcsa', 'mlca')
-CNNS = ('alexnet', 'zfnet', 'resnet34', 'mobilenetv1')  # where the parameter target applies
-PARAMS_TARGET = 0.1  # % parameters LA may add over plain on a CNN
+MODULES = (*COMPARISON, *DETECTION_EXTRAS)  # the release's: classification and detection
+PARAMS_TARGET = 0.1  # % parameters LA may add over plain where ArchSpec.params_target
 COMPILED = ('plain', 'la')  # the models --compile adds
 
 
 def latency_target(arch: str) -> float:
-    """% latency LA may add over plain: 5 on ViT (LA in every block), 2 elsewhere."""
-    return 5.0 if arch.startswith('vit') else 2.0
+    """% latency LA may add over plain (``ArchSpec.latency_target``): 5 on ViT (LA in
+    every block), 2 elsewhere."""
+    return get_arch(arch).latency_target
 
 
 @dataclass
@@ -147,7 +148,8 @@ def la_targets(records: Sequence[dict[str, object]],
     for r in records:
         target = latency_target(str(r['arch']))
         worst = max(float(r[f'ms_b{b}_pct']) for b in batch_sizes)
-        met = worst < target and (r['arch'] not in CNNS or float(r['params_pct']) < PARAMS_TARGET)
+        met = worst < target and (not get_arch(str(r['arch'])).params_target
+                                  or float(r['params_pct']) < PARAMS_TARGET)
         found.append((f'{r["arch"]} ({r["attention"]}): latency over plain at batch '
                       f'{"/".join(map(str, batch_sizes))}, worst {worst:+.2f}% (< {target:g}%)',
                       target, met))
@@ -182,9 +184,10 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
                            'attention', description=__doc__)
     p.add_argument('--archs', nargs='+', metavar='ARCH',
                    help='architectures (default: all registered)')
-    p.add_argument('--attentions', nargs='+', default=list(COMPARISON[1:]), metavar='NAME',
-                   help='attentions besides plain (default: the comparison set '
-                        f'{" ".join(COMPARISON[1:])}; unregistered ones are skipped)')
+    p.add_argument('--attentions', nargs='+', default=list(MODULES), metavar='NAME',
+                   help="attentions besides plain (default: the release's, its comparison "
+                        f"set and its detection code's: {' '.join(MODULES)}; unregistered "
+                        'ones are skipped)')
     p.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 8], metavar='B',
                    help='batch sizes timed (default: 1 8)')
     p.add_argument('--size', type=int, default=224, help='input height and width (default: 224)')

@@ -31,20 +31,13 @@ from ..engine.compile import first_line
 from ..engine.config import EngineConfig
 from ..engine.runtime import Runtime
 from ..engine.train import Trainer, amp_dtype
-from ..timm_plugins import create_model, list_archs
+from ..models import create_model, get_arch, list_archs
 from .grid import write_json
 from .la import DEFAULT_CASES, FLOOR, Floor
-from .presets import NARROW_KWARGS, PRESETS
+from .presets import PRESETS
 from .timing import count_kernels, forward_call, measure, training_call
 
 NUM_CLASSES = 4  # the aurora classes: what the heads are sized for
-# --tiny: narrow models on small inputs, so the CPU runs every part in seconds
-VIT_TINY = {'embed_dim': 32, 'depth': 2, 'num_heads': 2}
-RMT_TINY = {'embed_dims': (16, 32, 32, 64), 'depths': (1, 1, 1, 1), 'num_heads': (2, 2, 4, 4),
-            'projection': 64}
-TINY_KWARGS: dict[str, dict[str, Any]] = {
-    **NARROW_KWARGS, 'vit_tiny': VIT_TINY, 'vit_small': VIT_TINY, 'vit_base': VIT_TINY,
-    'vit_paper': VIT_TINY, 'rmt_t': RMT_TINY, 'rmt_s': RMT_TINY}
 TINY_LA_CASES = (((2, 32, 6, 6), 16),)
 LAUNCH_BOUND_US = 10.0  # eager LA's µs per kernel at or under which launching is the cost
 COMPILE_GUESS = 45.0  # seconds a compiled pair needs, before one has been timed
@@ -159,7 +152,9 @@ def _wall(fn: Callable[[], object]) -> float:
 
 
 def model_kwargs(arch: str, tiny: bool) -> dict[str, Any]:
-    return dict(TINY_KWARGS.get(arch, {})) if tiny else {}
+    """--tiny: the narrow variant (``ArchSpec.narrow``) on small inputs, so the CPU runs
+    every part in seconds."""
+    return dict(get_arch(arch).narrow) if tiny else {}
 
 
 # --- env -----------------------------------------------------------------------------

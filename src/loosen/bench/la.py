@@ -41,8 +41,6 @@ SMALL_MAP = 64  # pixels: at most this, per-call overhead dominates and the boun
 FLOOR_BOUND = {True: 4.0, False: 1.6}  # LA forward over x * sigmoid(x), small map or not
 REFERENCE = 'loop reference'
 FLOOR = 'x * sigmoid(x)'
-# where LA sits in every block: what the recomputing backward buys a training step
-STEP_MODELS = (('mobilenetv1', 'block'), ('resnet34', 'block'), ('vit_small', 'paper'))
 STEP_GAIN = 5.0  # % of a step's time or peak memory the recomputing backward must save
 
 
@@ -218,16 +216,24 @@ class StepRow:
                 100 * (1 - self.peak_mb[on] / self.peak_mb[off]))
 
 
+def step_models() -> list[tuple[str, str]]:
+    """(arch, placement) of every architecture with a ``step_placement``: where LA sits in
+    every block, so what the recomputing backward buys a training step shows."""
+    from ..models import get_arch, list_archs
+
+    return [(a, get_arch(a).step_placement) for a in list_archs() if get_arch(a).step_placement]
+
+
 def bench_steps(batch: int, size: int, rounds: int) -> list[StepRow]:
-    """Whole training steps (forward, loss, backward) of ``STEP_MODELS``, the two LA
+    """Whole training steps (forward, loss, backward) of ``step_models()``, the two LA
     backwards interleaved on the same batch and weights."""
-    from ..timm_plugins import create_model
+    from ..models import create_model
 
     rows = []
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch, 3, size, size, generator=gen)
     target = torch.randint(0, 4, (batch,), generator=gen)
-    for arch, placement in STEP_MODELS:
+    for arch, placement in step_models():
         print(f'training steps of {arch}_la ({placement} placement) ...', flush=True)
         models = {}
         for name, recompute in (('recompute on', True), ('recompute off', False)):
@@ -304,7 +310,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(benches: argparse._SubParsersAction) -> None:
-    from ..timm_plugins import list_archs
+    from ..models import list_archs
 
     p = benches.add_parser('la', help='LA against its loop reference, x*sigmoid(x), SE and CBAM',
                            description=__doc__)

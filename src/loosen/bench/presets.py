@@ -12,20 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import unknown_name
+from ..models import get_arch, list_archs
+from ..models.release import COMPARISON
 
-# narrow variants for CPU grids: the paper's layer plans at a quarter to a half of the width
-NARROW_ALEXNET = (('conv', 24, 11, 4, 2), ('pool',), ('conv', 64, 5, 1, 2), ('pool',),
-                  ('conv', 96, 3, 1, 1), ('conv', 96, 3, 1, 1), ('conv', 64, 3, 1, 1), ('pool',),
-                  ('attention',))
-NARROW_ZFNET = (('conv', 24, 7, 2, 1), ('pool',), ('conv', 64, 5, 2, 2), ('conv', 128, 3, 1, 1),
-                ('attention',), ('pool',), ('conv', 128, 3, 1, 1), ('conv', 128, 3, 1, 1),
-                ('pool',))
+# the narrow variant of every CNN (``ArchSpec.narrow``): what the CPU presets train
 NARROW_KWARGS: dict[str, dict[str, Any]] = {
-    'mobilenetv1': {'channel_multiplier': 0.25},
-    'resnet34': {'channels': (16, 32, 64, 128), 'layers': (1, 1, 1, 1)},
-    'alexnet': {'layers': NARROW_ALEXNET, 'fc_dim': 256},
-    'zfnet': {'layers': NARROW_ZFNET, 'fc_dim': 256},
-}
+    name: dict(get_arch(name).narrow) for name in list_archs() if get_arch(name).family == 'cnn'}
 
 
 @dataclass(frozen=True)
@@ -56,7 +48,7 @@ PRESETS: dict[str, Preset] = {
                   model_kwargs=NARROW_KWARGS, det_img_size=128),
     'paper': Preset(archs=('resnet34', 'alexnet', 'zfnet', 'mobilenetv1', 'vit_paper', 'rmt_s',
                            'yolov5n'),
-                    attentions=('plain', 'ca', 'cbam', 'sa', 'psca', 'fsa', 'gcsa', 'la'),
+                    attentions=('plain', *COMPARISON),
                     train_sizes=(4000, 10000), seeds=(0, 1, 2), epochs=None, img_size=224,
                     batch_size=None, lr=None, eval_per_class=500, recipes=True),
 }

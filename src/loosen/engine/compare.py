@@ -44,7 +44,7 @@ class Entry:
 def compare(models: list[str], base: EngineConfig, out: Path, notes: list[str] | None = None,
             progress: bool | None = None) -> list[Entry]:
     """Train and test each of ``models`` with ``base``'s settings into ``out/<model>/``."""
-    from ..timm_plugins import resolve_model_name
+    from ..models import resolve_model_name
     from .test import run_test
     from .train import train
 

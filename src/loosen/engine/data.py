@@ -40,7 +40,7 @@ from torchvision.transforms import Compose, Normalize
 from ..data import ImageFolderSplit, SyntheticAurora, find_splits
 from ..data.folder import class_folders
 from ..errors import LoosenError
-from ..timm_plugins import get_arch, parse_model_name
+from ..models import get_arch, parse_model_name
 from .config import EngineConfig
 
 SYNTHETIC_SEED_OFFSET = {'train': 0, 'val': 1, 'test': 2}  # a different sky for each split

@@ -361,7 +361,7 @@ def _base(typed: dict[str, Any], command: str) -> EngineConfig:
 
 def config_from_args(args: argparse.Namespace, command: str) -> tuple[EngineConfig, list[str]]:
     """The engine config of parsed flags, and notes on flags that change nothing."""
-    from ..timm_plugins import resolve_model_name  # timm: only once a command runs
+    from ..models import resolve_model_name  # timm: only once a command runs
     from .model import CONFIG_KWARGS
 
     values = vars(args)

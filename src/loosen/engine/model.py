@@ -13,7 +13,7 @@ from typing import Any
 from torch import nn
 
 from ..errors import LoosenError, unknown_name
-from ..timm_plugins import BUILD_KWARGS, create_model, get_arch, parse_model_name
+from ..models import BUILD_KWARGS, create_model, get_arch, parse_model_name
 from .config import EngineConfig
 from .recipes import get_recipe
 
@@ -71,7 +71,7 @@ def model_kwargs(config: EngineConfig) -> tuple[dict[str, Any], list[str]]:
 
 def build_model(name: str, num_classes: int, kwargs: dict[str, Any]) -> nn.Module:
     """Model ``name`` (a registered name) with ``num_classes`` outputs and constructor
-    options ``kwargs`` (from ``model_kwargs``); ``loosen.timm_plugins.load_weights``
+    options ``kwargs`` (from ``model_kwargs``); ``loosen.models.load_weights``
     then loads pretrained weights into it and reports what it loaded."""
     arch, attention = parse_model_name(name)
     try:

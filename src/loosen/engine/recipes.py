@@ -83,24 +83,17 @@ RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (
              drop_path=0.15, scale=(0.08, 1.0), hflip=0.5, crop_pct=0.875)),
 )}
 
-# the recipe each architecture family was trained with in the paper
-FAMILIES = {'alexnet': 'paper-cnn', 'zfnet': 'paper-cnn', 'resnet34': 'paper-cnn',
-            'mobilenetv1': 'paper-cnn', 'vit': 'paper-vit', 'rmt': 'paper-rmt'}
-
 
 def recipe_for(arch: str) -> str:
-    """The paper's recipe for ``arch`` (an architecture, alias or model name):
-    CNNs -> 'paper-cnn', ``vit_*`` -> 'paper-vit', ``rmt_*`` -> 'paper-rmt'."""
-    from ..timm_plugins import get_arch, parse_model_name  # timm: only when asked
+    """The paper's recipe for ``arch`` (an architecture, alias or model name): its
+    family's (``ArchSpec.recipe``): CNNs 'paper-cnn', ``vit_*`` 'paper-vit', ``rmt_*``
+    'paper-rmt'."""
+    from ..models import get_arch, parse_model_name  # timm: only when asked
     try:
-        name = get_arch(arch).name
+        spec = get_arch(arch)
     except LoosenError:
-        name = parse_model_name(arch)[0]  # a model name such as 'resnet34_la'
-    for prefix, recipe in FAMILIES.items():
-        if name == prefix or name.startswith(prefix + '_'):
-            return recipe
-    raise LoosenError(f'the paper trained no {name}; pass --recipe with one of '
-                      f'{", ".join(RECIPES)}')
+        spec = get_arch(parse_model_name(arch)[0])  # a model name such as 'resnet34_la'
+    return spec.recipe
 
 
 def get_recipe(name: str) -> Recipe:

@@ -15,7 +15,7 @@ import numpy as np
 from torch import nn
 
 from ..errors import LoosenError
-from ..timm_plugins import resolve_model_name
+from ..models import resolve_model_name
 from .checkpoint import check_classes, check_model, eval_state, load_checkpoint
 from .compile import maybe_compile
 from .config import EngineConfig

@@ -42,7 +42,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..errors import LoosenError
-from ..timm_plugins import LoadReport, load_weights, resolve_model_name
+from ..models import LoadReport, load_weights, resolve_model_name
 from .checkpoint import (
     check_classes,
     check_resumable,

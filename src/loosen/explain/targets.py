@@ -1,7 +1,10 @@
-"""Where a class activation map looks, per architecture: the target layer and the reshape
-transform that turns its output into a (B, C, h, w) map, as pytorch-grad-cam wants.
+"""Where a class activation map looks: the target layer and the reshape transform that
+turns its output into a (B, C, h, w) map, as pytorch-grad-cam wants.
 
-| model class       | default target                | map at 224 | layout of its output   |
+Both come from the model's ``ArchSpec`` (``cam_layer``, ``cam_layout``); this module
+applies them and imports no backbone class:
+
+| arch              | default target                | map at 224 | layout of its output   |
 |-------------------|-------------------------------|------------|------------------------|
 | AlexNet, ZFNet    | the last conv's ReLU          | 13x13      | (B, C, h, w)           |
 | ResNet-34         | ``layer3`` (ends with LA)     | 14x14      | (B, C, h, w)           |
@@ -16,60 +19,21 @@ instead; ViT token layers and RMT's channels-last stages get the reshape they ne
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..errors import LoosenError, unknown_name
-from ..timm_plugins.alexnet import AlexNet
-from ..timm_plugins.mobilenet import MobileNetV1
-from ..timm_plugins.resnet import AttentionResNet
-from ..timm_plugins.rmt import RMT
-from ..timm_plugins.vit import GridViT
-
-NCHW, NHWC, TOKENS = 'nchw', 'nhwc', 'tokens'
+from ..models import NCHW, NHWC, TOKENS, ArchSpec, model_arch
 
 
-@dataclass(frozen=True)
-class CamSpot:
-    """One family of models: its default target layer, and the layout of a layer's output."""
-
-    default: Callable[[nn.Module], str]
-    layout: Callable[[str, nn.Module], str] = lambda name, module: NCHW
-
-
-def _last_relu(model: nn.Module) -> str:
-    """The last conv's activation in the layer table (not one inside an attention module)."""
-    return [f'features.{i}' for i, m in enumerate(model.features) if isinstance(m, nn.ReLU)][-1]
-
-
-def _vit_layout(name: str, module: nn.Module) -> str:
-    if name == 'patch_embed':  # dynamic_img_size keeps the grid: (B, h, w, C)
-        return NHWC
-    if name == 'norm' or (name.startswith('blocks') and '.grid_attn' not in name):
-        return TOKENS
-    return NCHW
-
-
-def _rmt_layout(name: str, module: nn.Module) -> str:
-    channels_last = name == 'patch_embed' or name.startswith('layers')
-    return NHWC if channels_last and not isinstance(module, (nn.Conv2d, nn.BatchNorm2d)) else NCHW
-
-
-CAM_SPOTS: dict[type, CamSpot] = {
-    AlexNet: CamSpot(_last_relu),
-    AttentionResNet: CamSpot(lambda model: 'layer3'),
-    MobileNetV1: CamSpot(lambda model: f'blocks.{len(model.blocks) - 2}'),
-    GridViT: CamSpot(lambda model: f'blocks.{len(model.blocks) - 1}.norm1', _vit_layout),
-    RMT: CamSpot(lambda model: 'act', _rmt_layout),
-}
-
-
-def cam_spot(model: nn.Module) -> CamSpot | None:
-    """The registry entry of ``model``'s class (or of its nearest registered base class)."""
-    return next((CAM_SPOTS[cls] for cls in type(model).__mro__ if cls in CAM_SPOTS), None)
+def arch_spec(model: nn.Module) -> ArchSpec | None:
+    """The spec of a model loosen built, None for any other (no default layer, maps only)."""
+    try:
+        return model_arch(model)
+    except LoosenError:
+        return None
 
 
 class ToMap:
@@ -106,19 +70,19 @@ def layer_names(model: nn.Module, depth: int = 2) -> list[str]:
 
 
 def cam_target(model: nn.Module, layer: str | None, size: tuple[int, int]) -> CamTarget:
-    """The target layer ``layer`` (default: the registry's) of ``model`` for inputs of
+    """The target layer ``layer`` (default: the architecture's) of ``model`` for inputs of
     ``size`` (H, W), with its reshape transform."""
-    spot = cam_spot(model)
+    spec = arch_spec(model)
     if layer is None:
-        if spot is None:
+        if spec is None:
             raise LoosenError(f'no default CAM layer for {type(model).__name__}; give --layer '
                               f'with one of {", ".join(layer_names(model, 1))}')
-        layer = spot.default(model)
+        layer = spec.default_cam_layer(model)
     modules = dict(model.named_modules())
     if layer not in modules or not layer:
         raise unknown_name('layer', layer, layer_names(model))
     module = modules[layer]
-    layout = spot.layout(layer, module) if spot is not None else NCHW
+    layout = spec.cam_layout(layer, module) if spec is not None else NCHW
     patch = getattr(getattr(model, 'patch_embed', None), 'patch_size', None)
     grid = (size[0] // patch[0], size[1] // patch[1]) if layout == TOKENS and patch else None
     return CamTarget(layer, module, ToMap(layer, layout, grid))

@@ -28,7 +28,7 @@ from types import ModuleType
 
 # upstream module -> 'module:function' of loosen that makes it see loosen's modules
 INSTALLERS: dict[str, str] = {
-    'timm.models': 'loosen.timm_plugins:register_models',
+    'timm.models': 'loosen.models:register_models',
     'yolov5.models.yolo': 'loosen.yolo.patches.yolov5:install',
     'ultralytics.nn.tasks': 'loosen.yolo.patches.ultralytics:install',
     # imported by YOLOv5 too; it replaces PIL.Image.open for every caller

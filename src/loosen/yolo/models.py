@@ -15,15 +15,15 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from ..attention.gcsa import RELEASE_HEADS
 from ..errors import unknown_name
+from ..models.release import GCSA_HEADS
 from .cache import cache_dir, write_text_once
 from .patches.names import yaml_name
 
 # the attention modules of the paper's detection runs
 DETECTION_SET = ('la', 'ca', 'sa', 'cbam', 'psca', 'fsa', 'gcsa', 'se', 'eca', 'simam', 'nam',
                  'mlca', 'coord')
-SLOT_ARGS = {'gcsa': f"[{{heads: {RELEASE_HEADS['yolov5']}}}]"}  # the release's YOLOv5 GCSA
+SLOT_ARGS = {'gcsa': f"[{{heads: {GCSA_HEADS['yolov5']}}}]"}  # the release's YOLOv5 GCSA
 PLAIN_SLOT = '[-1, 1, nn.Identity, []]'
 
 

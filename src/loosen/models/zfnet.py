@@ -12,9 +12,9 @@ docs/paper-fidelity.md).
 """
 from __future__ import annotations
 
-from ._builder import ArchSpec, release_options
 from ._registry import register_arch
-from .alexnet import CONV_FEATURES, AlexNet, conv_cfg
+from ._spec import ArchSpec
+from .alexnet import CONV_FEATURES, AlexNet, conv_cfg, last_relu
 
 ZFNET = (
     ('conv', 96, 7, 2, 2), ('pool',),    # 224 -> 111 -> 55
@@ -24,11 +24,15 @@ ZFNET = (
     ('conv', 1024, 3, 1, 1),
     ('conv', 512, 3, 1, 1), ('pool',),   # 27 -> 13
 )
+# the narrow variant of CPU runs: a quarter of the width, stride 2 in conv2
+NARROW = (('conv', 24, 7, 2, 1), ('pool',), ('conv', 64, 5, 2, 2), ('conv', 128, 3, 1, 1),
+          ('attention',), ('pool',), ('conv', 128, 3, 1, 1), ('conv', 128, 3, 1, 1),
+          ('pool',))
 
 register_arch(ArchSpec(
     'zfnet', AlexNet, dict(layers=ZFNET, fc_dim=4096, pool_size=13),
     conv_cfg(min_input_size=(3, 31, 31), pool_size=(13, 13),
              paper_name='Visualizing and understanding convolutional networks'),
     spot='after conv3 (512 channels, 27x27 at 224), 16 heads on 9x9 cells of 3x3',
-    feature_cfg=CONV_FEATURES,
-    paper_attention=release_options('cnn', heads=16, window=3)))
+    family='cnn', cam_layer=last_relu, narrow=dict(layers=NARROW, fc_dim=256),
+    feature_cfg=CONV_FEATURES, paper_la=dict(heads=16, window=3)))

@@ -8,24 +8,19 @@ lists them all, as ``timm.list_models('*_la')`` lists the LA models.
 """
 from __future__ import annotations
 
-import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-import timm
-from timm.models import build_model_with_cfg, register_model
+from timm.models import register_model
 from torch import nn
 
-from ..attention import get_attention, list_attentions
-from ..errors import unknown_name
-from ._builder import ArchSpec, attention_layer
-from ._pretrained import LoadReport, load_pretrained
+from ..attention import list_attentions
+from ..errors import LoosenError, unknown_name
+from ._builder import build
+from ._spec import ArchSpec
 
 PLAIN = 'plain'
-# what ``build`` takes besides the architecture's constructor options
-BUILD_KWARGS = ('placement', 'attn_kwargs', 'attention_init')
-_logger = logging.getLogger(__name__)
 
 _ARCHS: dict[str, ArchSpec] = {}
 default_cfgs: dict[str, dict[str, Any]] = {}  # read by timm's register_model
@@ -53,6 +48,17 @@ def get_arch(arch: str) -> ArchSpec:
     return _ARCHS[names[key]]
 
 
+def model_arch(model: nn.Module) -> ArchSpec:
+    """The spec of a model built here, found by the name timm records in its
+    ``pretrained_cfg``; a LoosenError for any other model."""
+    name = (getattr(model, 'pretrained_cfg', None) or {}).get('architecture')
+    if not name:
+        raise LoosenError(f'{type(model).__name__} was not built by loosen (it has no '
+                          'pretrained_cfg naming its architecture); build it with '
+                          'loosen.create_model or timm.create_model')
+    return get_arch(parse_model_name(name)[0])
+
+
 def _arch_names() -> dict[str, str]:
     """Every name an architecture answers to (its own and its aliases) -> its name."""
     names = {alias: spec.name for spec in _ARCHS.values() for alias in spec.aliases}
@@ -65,34 +71,11 @@ def model_name(arch: str, attention: str | None) -> str:
     return f'{arch}_{attention or PLAIN}'
 
 
-def build(spec: ArchSpec, attention: str | None, pretrained: bool = False,
-          placement: str = 'paper', attn_kwargs: dict[str, Any] | None = None,
-          attention_init: str = 'default', **kwargs: Any) -> nn.Module:
-    """Build ``spec`` with ``attention`` in its slot(s) through timm's model builder.
-
-    ``attn_kwargs`` go to every attention module (e.g. ``{'window': 1}`` for LA) and
-    override the release's options at this spot (``ArchSpec.paper_attention``);
-    ``attention_init='identity'`` starts every module as the identity (a gate at 0, see
-    ``loosen.attention.start``); other kwargs override the architecture's constructor
-    defaults.
-    """
-    spec.check_placement(placement)
-    layer = attention_layer(attention, attn_kwargs, spec.attention_defaults(attention, placement),
-                            start=attention_init)
-    kwargs = {**spec.kwargs, **spec.model_defaults(attention, placement), **kwargs}
-    # timm's factory kwargs: built where asked, whatever each constructor takes
-    device, dtype = kwargs.pop('device', None), kwargs.pop('dtype', None)
-    model = build_model_with_cfg(spec.model_cls, model_name(spec.name, attention), pretrained,
-                                 feature_cfg=dict(spec.feature_cfg), attention_layer=layer,
-                                 placement=placement, **kwargs)
-    return model.to(device=device, dtype=dtype)
-
-
 def _entrypoint(spec: ArchSpec, attention: str | None) -> Callable[..., nn.Module]:
     name = model_name(spec.name, attention)
 
     def create(pretrained: bool = False, **kwargs: Any) -> nn.Module:
-        return build(spec, attention, pretrained=pretrained, **kwargs)
+        return build(spec, name, attention, pretrained=pretrained, **kwargs)
 
     create.__name__ = create.__qualname__ = name
     create.__module__ = __name__
@@ -145,45 +128,3 @@ def parse_model_name(name: str) -> tuple[str, str | None]:
 def resolve_model_name(name: str) -> str:
     """The registered timm name for ``name``: ``MobileNet_LA`` -> ``mobilenetv1_la``."""
     return model_name(*parse_model_name(name))
-
-
-def create_model(arch: str, attention: str | None = 'la', num_classes: int = 4,
-                 pretrained: str | None = None, placement: str = 'paper',
-                 pretrained_partial: bool = False, **kwargs: Any) -> nn.Module:
-    """Build ``arch`` with ``attention`` (None or 'plain': none) through timm.
-
-    Args:
-        arch: architecture or alias (``resnet34``, ``MobileNet``, ``ViT``, ``RMT_S``...).
-        attention: a name from ``loosen.list_attentions()``, or None / 'plain'.
-        num_classes: classifier outputs (the aurora data has 4 classes).
-        pretrained: weights for the plain part: the path of a local state dict (.pth, .pt,
-            .safetensors) or ``timm:TAG`` (``timm:resnet34.a1_in1k``: timm's weights from
-            the Hugging Face cache, fetched only on a machine online); attention
-            parameters stay at their init. The load report is logged.
-        placement: 'paper' (the paper's spot) or 'block' (one module per block).
-        pretrained_partial: accept weights that fit fewer than half of the model's
-            non-attention tensors, or some in another shape (see ``load_pretrained``).
-        **kwargs: constructor options (widths, depths, drop_path_rate, attn_kwargs,
-            attention_init...).
-    """
-    spec = get_arch(arch)
-    if attention is not None and attention.lower() == PLAIN:
-        attention = None
-    if attention is not None:
-        attention = get_attention(attention).name
-    name = model_name(spec.name, attention)
-    if not timm.is_model(name):  # an attention registered after loosen was imported
-        register_models()
-    model = timm.create_model(name, num_classes=num_classes, placement=placement, **kwargs)
-    if pretrained:
-        report = load_weights(model, pretrained, pretrained_partial)
-        log = _logger.warning if report.missing or report.unexpected else _logger.info
-        log(report.summary())
-    return model
-
-
-def load_weights(model: nn.Module, source: str, partial: bool = False,
-                 classes: Sequence[str] | None = None) -> LoadReport:
-    """``load_pretrained`` into a model built here, through its architecture's filter."""
-    arch, _ = parse_model_name(model.pretrained_cfg['architecture'])
-    return load_pretrained(model, source, partial, get_arch(arch).pretrained_filter, classes)

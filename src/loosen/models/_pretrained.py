@@ -31,8 +31,9 @@ from timm.models import load_state_dict
 from torch import nn
 
 from ..errors import LoosenError
-from ._builder import PretrainedFilter, attention_keys
+from ._builder import attention_keys
 from ._identify import describe_weights
+from ._spec import PretrainedFilter
 
 TIMM_PREFIX = 'timm:'
 

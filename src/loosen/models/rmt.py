@@ -42,9 +42,9 @@ from timm.models import checkpoint
 from timm.models._features import feature_take_indices  # where timm keeps it
 from torch import nn
 
-from ..attention.gcsa import RELEASE_HEADS
-from ._builder import ArchSpec, AttentionLayer, LinearClassifier, default_cfg, no_attention
+from ._builder import AttentionLayer, LinearClassifier, default_cfg, no_attention
 from ._registry import register_arch
+from ._spec import NCHW, NHWC, ArchSpec
 
 Tensor = torch.Tensor
 RelPos = tuple[Tensor, Tensor, list[Tensor]]  # sin, cos, the decay masks (two per axis or one)
@@ -373,6 +373,13 @@ def _init_weights(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
+def stage_layout(name: str, module: nn.Module) -> str:
+    """The layout of a layer's output: the stem and the stages run channels-last (B, h, w, C)
+    but for their convolutions and batch norms; the head's map is (B, C, h, w)."""
+    channels_last = name == 'patch_embed' or name.startswith('layers')
+    return NHWC if channels_last and not isinstance(module, (nn.Conv2d, nn.BatchNorm2d)) else NCHW
+
+
 RMT_FEATURES = {'feature_cls': 'getter', 'out_indices': (0, 1, 2, 3, 4)}
 RMT_CFG = default_cfg(first_conv='patch_embed.proj.0', classifier='head',
                       interpolation='bicubic', crop_pct=0.9, pool_size=(7, 7),
@@ -380,13 +387,16 @@ RMT_CFG = default_cfg(first_conv='patch_embed.proj.0', classifier='head',
                       paper_name='RMT: Retentive Networks Meet Vision Transformers')
 SPOT = ('after the 1024-d projection + BN on the last feature map, 32 heads; for LA the map '
         'is resized bilinearly to 8x8 first')
-RMT_RELEASE = dict(feature_cfg=RMT_FEATURES,
-                   paper_attention={'la': {'heads': 32}, 'gcsa': {'heads': RELEASE_HEADS['rmt']}},
-                   paper_model={'la': {'attention_multiple': 2}},
-                   paper_cfg={'la': {'pool_size': (8, 8)}})
+RMT_FACTS = dict(  # what both variants share
+    spot=SPOT, family='rmt', feature_cfg=RMT_FEATURES, paper_la={'heads': 32},
+    paper_model={'la': {'attention_multiple': 2}}, paper_cfg={'la': {'pool_size': (8, 8)}},
+    cam_layer='act', cam_layout=stage_layout,  # the head's map (7x7 at 224), after LA
+    narrow={'embed_dims': (16, 32, 32, 64), 'depths': (1, 1, 1, 1), 'num_heads': (2, 2, 4, 4),
+            'projection': 64},
+    params_target=False)
 
 register_arch(ArchSpec(
     'rmt_t', RMT, dict(depths=(2, 2, 8, 2), mlp_ratios=(3, 3, 3, 3),
                        decomposed=(True, True, False, False), drop_path_rate=0.1),
-    RMT_CFG, spot=SPOT, **RMT_RELEASE))
-register_arch(ArchSpec('rmt_s', RMT, {}, RMT_CFG, spot=SPOT, aliases=('rmt',), **RMT_RELEASE))
+    RMT_CFG, **RMT_FACTS))
+register_arch(ArchSpec('rmt_s', RMT, {}, RMT_CFG, aliases=('rmt',), **RMT_FACTS))

@@ -31,8 +31,9 @@ from timm.models import checkpoint
 from timm.models.vision_transformer import Block, VisionTransformer, checkpoint_filter_fn
 from torch import nn
 
-from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention, release_options
+from ._builder import AttentionLayer, default_cfg, no_attention
 from ._registry import register_arch
+from ._spec import NCHW, NHWC, TOKENS, ArchSpec
 
 # timm resamples the position embedding to the input's patch grid (dynamic_img_size) after a
 # size check in Python: one call for torch.fx, as timm's own shape functions are
@@ -101,6 +102,21 @@ class GridViT(VisionTransformer):
         return self.norm(x)
 
 
+def last_norm1(model: nn.Module) -> str:
+    """The last block's pre-attention norm (its tokens, 14x14 at 224): the default CAM layer."""
+    return f'blocks.{len(model.blocks) - 1}.norm1'
+
+
+def token_layout(name: str, module: nn.Module) -> str:
+    """The layout of a layer's output: the patch embedding keeps the grid (dynamic_img_size:
+    (B, h, w, C)), blocks and norms give tokens, the grid's attention gives maps."""
+    if name == 'patch_embed':
+        return NHWC
+    if name == 'norm' or (name.startswith('blocks') and '.grid_attn' not in name):
+        return TOKENS
+    return NCHW
+
+
 VIT_CFG = default_cfg(first_conv='patch_embed.proj', classifier='head', interpolation='bicubic',
                       crop_pct=0.9, mean=IMAGENET_INCEPTION_MEAN, std=IMAGENET_INCEPTION_STD,
                       min_input_size=(3, 16, 16),
@@ -108,14 +124,20 @@ VIT_CFG = default_cfg(first_conv='patch_embed.proj', classifier='head', interpol
                                  'recognition at scale')
 SPOT = ('on the patch-token grid in every block, gating the attention branch\'s input; '
         'the class token bypasses')
-VIT_RELEASE = release_options('vit', heads=16)  # LA 16 heads on 7x7 cells of 2x2; GCSA 4
+VIT_FACTS = dict(  # what every variant shares
+    spot=SPOT, family='vit', paper_la=dict(heads=16),  # LA: 16 heads on 7x7 cells of 2x2
+    cam_layer=last_norm1, cam_layout=token_layout,
+    narrow={'embed_dim': 32, 'depth': 2, 'num_heads': 2},
+    latency_target=5.0, params_target=False,  # LA in every block
+    pretrained_filter=checkpoint_filter_fn)
 
-for _name, _dim, _heads, _aliases in (('vit_tiny', 192, 3, ()), ('vit_small', 384, 6, ()),
-                                      ('vit_base', 768, 12, ('vit',))):
+# name, width, heads, aliases, and where bench la --step times LA's backward (ViT-S only)
+for _name, _dim, _heads, _aliases, _step in (('vit_tiny', 192, 3, (), None),
+                                             ('vit_small', 384, 6, (), 'paper'),
+                                             ('vit_base', 768, 12, ('vit',), None)):
     register_arch(ArchSpec(
         _name, GridViT, dict(patch_size=16, embed_dim=_dim, depth=12, num_heads=_heads),
-        VIT_CFG, spot=SPOT, paper_attention=VIT_RELEASE, aliases=_aliases,
-        pretrained_filter=checkpoint_filter_fn))
+        VIT_CFG, aliases=_aliases, step_placement=_step, **VIT_FACTS))
 
 register_arch(ArchSpec(
     'vit_paper', GridViT,
@@ -123,4 +145,4 @@ register_arch(ArchSpec(
          attn_drop_rate=0.1, proj_drop_rate=0.1, norm_layer=nn.LayerNorm),
     {**VIT_CFG, 'mean': IMAGENET_DEFAULT_MEAN, 'std': IMAGENET_DEFAULT_STD, 'crop_pct': 1.0,
      'interpolation': 'bilinear'},
-    spot=SPOT, paper_attention=VIT_RELEASE, pretrained_filter=checkpoint_filter_fn))
+    **VIT_FACTS))

@@ -18,15 +18,9 @@ import torch
 from timm.models import checkpoint
 from torch import nn
 
-from ._builder import (
-    ArchSpec,
-    AttentionLayer,
-    LinearClassifier,
-    default_cfg,
-    no_attention,
-    release_options,
-)
+from ._builder import AttentionLayer, LinearClassifier, default_cfg, no_attention
 from ._registry import register_arch
+from ._spec import ArchSpec
 
 # ('conv', out, kernel, stride, padding) | ('pool',) = max-pool 3, stride 2 | ('attention',)
 Layer = tuple[str | int, ...]
@@ -38,6 +32,10 @@ HALF_WIDTH = (
     ('conv', 128, 3, 1, 1), ('pool',),   # 13 -> 6
     ('attention',),                      # (B, 128, 6, 6) at 224
 )
+# the narrow variant of CPU runs: the same plan at a quarter to a half of the width
+NARROW = (('conv', 24, 11, 4, 2), ('pool',), ('conv', 64, 5, 1, 2), ('pool',),
+          ('conv', 96, 3, 1, 1), ('conv', 96, 3, 1, 1), ('conv', 64, 3, 1, 1), ('pool',),
+          ('attention',))
 
 
 class AlexNet(LinearClassifier, nn.Module):
@@ -124,6 +122,12 @@ def conv_blocks(features: nn.Sequential) -> list[tuple[int, int]]:
     return list(zip(starts, [*starts[1:], len(features)], strict=True))
 
 
+def last_relu(model: nn.Module) -> str:
+    """The last conv's activation in the layer table (not one inside an attention module):
+    the default CAM layer of the AlexNet family (13x13 at 224)."""
+    return [f'features.{i}' for i, m in enumerate(model.features) if isinstance(m, nn.ReLU)][-1]
+
+
 # features_only: the four maps of ``feature_info`` out of the flattened ``features``
 CONV_FEATURES = {'flatten_sequential': True, 'out_indices': (0, 1, 2, 3)}
 
@@ -139,6 +143,6 @@ def conv_cfg(**overrides: Any) -> dict[str, Any]:
 
 register_arch(ArchSpec(
     'alexnet', AlexNet, dict(layers=HALF_WIDTH, fc_dim=2048), conv_cfg(),
-    spot='after the last max-pool (128 channels, 6x6 at 224), 32 heads',
-    feature_cfg=CONV_FEATURES,
-    paper_attention=release_options('cnn', heads=32)))
+    spot='after the last max-pool (128 channels, 6x6 at 224), 32 heads', family='cnn',
+    cam_layer=last_relu, narrow=dict(layers=NARROW, fc_dim=256), feature_cfg=CONV_FEATURES,
+    paper_la=dict(heads=32)))

@@ -1,37 +1,33 @@
-"""The attention slot every backbone shares, and the architecture specs behind the registry.
+"""Building a model: the attention slot every backbone shares, and timm's builder call.
 
 A backbone never names an attention module: it receives ``attention_layer``, a factory
 ``(channels) -> nn.Module`` (the convention of timm's ``attn_layer``), and calls it at
 each spot where attention sits. ``{arch}_plain`` gets a factory of ``nn.Identity``, so
 plain and attended models run the same code and differ only in the slot's contents.
+``build`` puts an ``ArchSpec``'s defaults, the release's options at its spot and the
+user's options together and hands them to timm's ``build_model_with_cfg``.
 """
 # annotations stay types (no __future__ import): TorchScript reads LinearClassifier's as types
 import inspect
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import get_device_dtype, register_notrace_module
+from timm.models import build_model_with_cfg
 from torch import nn
 
 from ..attention import get_attention
-from ..attention.gcsa import RELEASE_HEADS
 from ..attention.start import check_start, with_start
-from ..errors import LoosenError
+from ._spec import ArchSpec
 
 AttentionLayer = Callable[..., nn.Module]  # (channels) -> module
-# timm's pretrained_filter_fn: (state_dict, model) -> the state dict in the model's layout
-PretrainedFilter = Callable[[dict[str, Any], nn.Module], dict[str, Any]]
+# what ``build`` takes besides the architecture's constructor options
+BUILD_KWARGS = ('placement', 'attn_kwargs', 'attention_init')
 
 # set on every module an attention slot builds, so the plain part of a model can be told apart
 SLOT_MARK = '_loosen_attention_slot'
-
-PLACEMENTS = {
-    'paper': 'one module at the paper\'s spot',
-    'block': 'one module per residual or depthwise-separable block, as SE-ResNet places SE',
-}
 
 
 def no_attention(channels: int, **factory_kwargs: Any) -> nn.Module:
@@ -72,12 +68,6 @@ def attention_layer(attention: str | None, kwargs: Mapping[str, Any] | None = No
         return module
 
     return build
-
-
-def release_options(family: str, **la: Any) -> dict[str, dict[str, Any]]:
-    """The release's module options at a backbone's paper spot (``ArchSpec.paper_attention``):
-    LA's (heads, window...) as given, GCSA's heads for the family ('cnn' or 'vit')."""
-    return {'la': la, 'gcsa': {'heads': RELEASE_HEADS[family]}}
 
 
 def attention_keys(model: nn.Module) -> set[str]:
@@ -122,58 +112,25 @@ def default_cfg(**overrides: Any) -> dict[str, Any]:
     return cfg
 
 
-@dataclass(frozen=True)
-class ArchSpec:
-    """One backbone: its model class, constructor defaults and where attention sits.
+def build(spec: ArchSpec, variant: str, attention: str | None, pretrained: bool = False,
+          placement: str = 'paper', attn_kwargs: dict[str, Any] | None = None,
+          attention_init: str = 'default', **kwargs: Any) -> nn.Module:
+    """Build ``spec`` as model ``variant`` with ``attention`` in its slot(s), through timm's
+    model builder.
 
-    Args:
-        name: architecture name, the ``{arch}`` of ``{arch}_{attention}``.
-        model_cls: class taking ``attention_layer`` and ``placement`` besides its own kwargs.
-        kwargs: constructor defaults of this variant (user kwargs override them).
-        cfg: the timm ``pretrained_cfg`` (see ``default_cfg``).
-        spot: where the paper places the attention, in words.
-        placements: the placements this architecture supports.
-        paper_attention: per attention name, the module options the paper's release uses
-            at this spot (LA's heads and window, GCSA's heads); ``placement='paper'`` only.
-        paper_model: per attention name, constructor options the release uses with that
-            attention (RMT resizes its map for LA only); ``placement='paper'`` only.
-        paper_cfg: per attention name, what those options change in ``cfg`` (pool size).
-        feature_cfg: timm's ``feature_cfg`` for ``features_only=True`` (e.g. flattening).
-        aliases: other names users know it by (the paper's seed names).
-        pretrained_filter: timm's ``pretrained_filter_fn`` for weights this architecture
-            loads (``pretrained=``): maps another layout's keys onto the model's and
-            resizes what depends on the input size (ViT: timm's own filter).
+    ``attn_kwargs`` go to every attention module (e.g. ``{'window': 1}`` for LA) and
+    override the release's options at this spot (``ArchSpec.paper_attention``);
+    ``attention_init='identity'`` starts every module as the identity (a gate at 0, see
+    ``loosen.attention.start``); other kwargs override the architecture's constructor
+    defaults.
     """
-
-    name: str
-    model_cls: type[nn.Module]
-    kwargs: Mapping[str, Any]
-    cfg: Mapping[str, Any]
-    spot: str
-    placements: tuple[str, ...] = ('paper',)
-    paper_attention: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    paper_model: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    paper_cfg: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    feature_cfg: Mapping[str, Any] = field(default_factory=dict)
-    aliases: tuple[str, ...] = field(default=())
-    pretrained_filter: PretrainedFilter | None = None
-
-    def attention_defaults(self, attention: str | None, placement: str) -> dict[str, Any]:
-        """The options ``attention`` gets at ``placement`` unless the user sets them."""
-        if placement != 'paper' or attention is None:
-            return {}
-        return dict(self.paper_attention.get(attention, {}))
-
-    def model_defaults(self, attention: str | None, placement: str) -> dict[str, Any]:
-        """Constructor options that go with ``attention`` at ``placement``."""
-        if placement != 'paper' or attention is None:
-            return {}
-        return dict(self.paper_model.get(attention, {}))
-
-    def check_placement(self, placement: str) -> None:
-        """Raise a LoosenError naming the placements this architecture supports."""
-        if placement not in self.placements:
-            what = PLACEMENTS.get(placement, 'an unknown placement')
-            raise LoosenError(
-                f'{self.name} does not support placement={placement!r} ({what}); use one of '
-                f'{", ".join(map(repr, self.placements))} (paper: {self.spot})')
+    spec.check_placement(placement)
+    layer = attention_layer(attention, attn_kwargs, spec.attention_defaults(attention, placement),
+                            start=attention_init)
+    kwargs = {**spec.kwargs, **spec.model_defaults(attention, placement), **kwargs}
+    # timm's factory kwargs: built where asked, whatever each constructor takes
+    device, dtype = kwargs.pop('device', None), kwargs.pop('dtype', None)
+    model = build_model_with_cfg(spec.model_cls, variant, pretrained,
+                                 feature_cfg=dict(spec.feature_cfg), attention_layer=layer,
+                                 placement=placement, **kwargs)
+    return model.to(device=device, dtype=dtype)

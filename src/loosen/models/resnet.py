@@ -19,8 +19,9 @@ from typing import Any
 from timm.models.resnet import BasicBlock, ResNet
 from torch import nn
 
-from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention, release_options
+from ._builder import AttentionLayer, default_cfg, no_attention
 from ._registry import register_arch
+from ._spec import ArchSpec
 
 
 def kaiming_convs(module: nn.Module) -> None:
@@ -51,5 +52,7 @@ register_arch(ArchSpec(
     'resnet34', AttentionResNet, dict(block=BasicBlock, layers=(3, 4, 6, 3), zero_init_last=False),
     default_cfg(first_conv='conv1', classifier='fc', pool_size=(7, 7),
                 paper_name='Deep residual learning for image recognition'),
-    spot='between stage 3 and stage 4 (256 channels, 14x14 at 224), 16 heads',
-    placements=('paper', 'block'), paper_attention=release_options('cnn', heads=16)))
+    spot='between stage 3 and stage 4 (256 channels, 14x14 at 224), 16 heads', family='cnn',
+    cam_layer='layer3',  # the paper's stride-16 spot: ends with the attention
+    narrow={'channels': (16, 32, 64, 128), 'layers': (1, 1, 1, 1)},
+    placements=('paper', 'block'), paper_la=dict(heads=16), step_placement='block'))

@@ -19,8 +19,9 @@ from timm.models._efficientnet_builder import decode_arch_def, round_channels
 from timm.models.efficientnet import EfficientNet
 from torch import nn
 
-from ._builder import ArchSpec, AttentionLayer, default_cfg, no_attention, release_options
+from ._builder import AttentionLayer, default_cfg, no_attention
 from ._registry import register_arch
+from ._spec import ArchSpec
 
 # timm's block strings: dsa = depthwise-separable, no skip, activation after the pointwise
 ARCH_DEF = (
@@ -42,7 +43,7 @@ def with_slot(stage: nn.Sequential, slot: nn.Module) -> nn.Sequential:
 
 
 class MobileNetV1(EfficientNet):
-    """MobileNet-v1 (ReLU6, no head conv) with an attention slot.
+    """MobileNet-v1 (ReLU, no head conv) with an attention slot.
 
     Args:
         channel_multiplier: width multiplier (rounded to multiples of 8, as timm does).
@@ -86,6 +87,11 @@ class MobileNetV1(EfficientNet):
             self.classifier.reset_parameters()
 
 
+def stride16_stage(model: nn.Module) -> str:
+    """The last stage at stride 16 (LA's at the paper's placement): the default CAM layer."""
+    return f'blocks.{len(model.blocks) - 2}'
+
+
 register_arch(ArchSpec(
     'mobilenetv1', MobileNetV1, {},
     default_cfg(first_conv='conv_stem', classifier='classifier', pool_size=(7, 7),
@@ -93,6 +99,7 @@ register_arch(ArchSpec(
                            'vision applications'),
     spot='after the 10th depthwise-separable block (512 channels, 14x14 at 224), 32 heads; '
          'one more 512 block follows',
-    placements=('paper', 'block'), paper_attention=release_options('cnn', heads=32),
+    family='cnn', cam_layer=stride16_stage, narrow={'channel_multiplier': 0.25},
+    placements=('paper', 'block'), paper_la=dict(heads=32), step_placement='block',
     feature_cfg={'flatten_sequential': True},  # as timm's EfficientNet family: blocks.N
     aliases=('mobilenet',)))
