@@ -1,4 +1,5 @@
-"""Keep the thread settings of the environment as the session found them.
+"""Keep the thread settings of the environment as the session found them, and keep what
+loosen caches inside the session.
 
 YOLOv5 and Ultralytics set ``OMP_NUM_THREADS`` (to 1 on two cores) when they are
 imported, and the YOLO tests import them while pytest collects. Every subprocess a
@@ -9,11 +10,14 @@ resumed in-process no longer ends as the uninterrupted in-process run.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
 THREAD_VARIABLES = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'NUMEXPR_MAX_THREADS')
 _found: dict[str, str | None] = {}
+_cache: list[str] = []  # the session's $LOOSEN_CACHE, when the session made it
 
 
 def restore_thread_variables() -> None:
@@ -26,6 +30,15 @@ def restore_thread_variables() -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _found.update({name: os.environ.get(name) for name in THREAD_VARIABLES})
+    if not os.environ.get('LOOSEN_CACHE'):  # rendered YAMLs, synthetic sets, frame hashes:
+        # in a folder of the session's (its subprocesses inherit it), not the user's cache
+        _cache.append(tempfile.mkdtemp(prefix='loosen-test-cache-'))
+        os.environ['LOOSEN_CACHE'] = _cache[0]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _cache:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
