@@ -74,6 +74,18 @@ def test_defaults_apply_to_the_named_folder_only(tmp_path):
     assert torch.onnx.export.__loosen_patch__ == str(yolov5.package_root())
 
 
+def test_defaults_reach_callers_through_a_linked_folder(tmp_path):
+    """A virtualenv reached through a symbolic link runs its files under the link's path,
+    while the package's folder is named resolved."""
+    real, link = tmp_path / 'real', tmp_path / 'link'
+    real.mkdir()
+    link.symlink_to(real)
+    seen = []
+    call = callers.default_for(lambda **kw: seen.append(kw), real, weights_only=False)
+    run_as_if_in(link, 'call()', {'call': call})
+    assert seen == [{'weights_only': False}]
+
+
 def test_trapz_is_trapezoid():
     x = np.linspace(0, 1, 11)
     assert np.trapz(x ** 2, x) == pytest.approx(np.trapezoid(x ** 2, x))

@@ -6,6 +6,7 @@ default is given back to YOLOv5's own call sites and nobody else's.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,13 +15,15 @@ from .wrap import MARK
 
 
 def called_from(folder: str, depth: int = 2) -> bool:
-    """True when the frame ``depth`` levels up runs a file under ``folder``."""
-    return sys._getframe(depth).f_code.co_filename.startswith(folder)
+    """True when the frame ``depth`` levels up runs a file under ``folder`` (a resolved
+    path; the file's own may run through a symbolic link, e.g. a linked virtualenv)."""
+    filename = sys._getframe(depth).f_code.co_filename
+    return filename.startswith(folder) or os.path.realpath(filename).startswith(folder)
 
 
 def default_for(function: Callable, folder: Path, **defaults: object) -> Callable:
     """``function`` with ``defaults`` filled in when the caller's file lies under ``folder``."""
-    root = str(folder)
+    root = os.path.realpath(folder)
     if getattr(function, MARK, None) == root:
         return function
 
