@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..cli import summary
+from ..commands import summary
 from .maps import get_method, list_methods
 
 DESCRIPTION = ('Show where a trained model looks: for each image a PNG with the input, the '
