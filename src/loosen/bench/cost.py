@@ -19,13 +19,13 @@ import torch
 
 from ..attention import list_attentions
 from ..models import create_model, get_arch, list_archs
-from ..models.release import COMPARISON, DETECTION_EXTRAS
+from ..models.release import DETECTION
 from ..options import add_budget, add_out, add_rounds, add_threads
 from .flops import count_flops, percent_over
 from .report import write_report
 from .timing import bench_clock, forward_call, keep_freed_memory, measure
 
-MODULES = (*COMPARISON, *DETECTION_EXTRAS)  # the release's: classification and detection
+MODULES = DETECTION  # every module of the release: its classification and detection runs
 PARAMS_TARGET = 0.1  # % parameters LA may add over plain where ArchSpec.params_target
 COMPILED = ('plain', 'la')  # the models --compile adds
 
