@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from loosen import __version__
-from loosen.cli import COMMANDS, build_parser, main, subparser, unknown_flags
+from loosen.cli import build_parser, main, subparser, unknown_flags
+from loosen.commands import COMMANDS
 from loosen.errors import LoosenError
 
 

@@ -13,6 +13,7 @@ import yaml
 
 from loosen.attention import LA
 from loosen.errors import LoosenError
+from loosen.models.release import COMPARISON, DETECTION_EXTRAS
 from loosen.yolo.models import DETECTION_SET, catalogue, list_models, render
 
 pytest.importorskip('yolov5')
@@ -115,6 +116,13 @@ def test_ultralytics_yaml_parses_with_detect_on_p3_p4_p5(name, width):
         net, _ = tasks.parse_model(d, ch=3, verbose=False)
     assert isinstance(net[9], LA)
     assert detect_inputs(net) == pyramid(width)
+
+
+def test_the_yolov5_variants_are_the_releases_detection_set():
+    """Plain, the classification comparison and what the release's YOLOv5 code adds
+    (criss-cross ``cca`` among them); timm's extras such as ``coord`` are no variant."""
+    found = {m.attention for m in catalogue().values() if m.family.framework == 'yolov5'}
+    assert found == {'plain', *COMPARISON, *DETECTION_EXTRAS}
 
 
 def test_catalogue_lists_every_size_and_module():

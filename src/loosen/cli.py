@@ -1,10 +1,11 @@
 """The ``loosen`` command: one subcommand per concern, each defined beside its code.
 
-Every entry of ``COMMANDS`` names a module with ``add_parser(subparsers)``, which
-adds its subcommand and sets ``run`` (a function of the parsed arguments that
-returns the exit code). Input errors raise ``LoosenError``: one line, exit code 2.
-A command line naming a command imports that command's module only, so a command
-starts as fast as its own imports allow; ``loosen --help`` imports none of them.
+Every entry of ``COMMANDS`` (in ``loosen.commands``) names a module with
+``add_parser(subparsers)``, which adds its subcommand and sets ``run`` (a function of
+the parsed arguments that returns the exit code). Input errors raise ``LoosenError``:
+one line, exit code 2. A command line naming a command imports that command's module
+only, so a command starts as fast as its own imports allow; ``loosen --help`` imports
+none of them.
 """
 from __future__ import annotations
 
@@ -14,37 +15,10 @@ import importlib
 import re
 import sys
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from . import __version__
+from .commands import COMMANDS
 from .errors import LoosenError
-
-
-class Command(NamedTuple):
-    """A subcommand: the module that defines it, and the line ``loosen --help`` shows."""
-
-    module: str
-    summary: str
-
-
-COMMANDS: dict[str, Command] = {
-    'bench': Command('loosen.bench.cli', 'measure speed, memory and accuracy'),
-    'data': Command('loosen.data.cli', 'make, import, split, check and preview data'),
-    'train': Command('loosen.engine.cli',
-                     'train a classifier on an image folder (or the synthetic aurora set)'),
-    'test': Command('loosen.engine.cli', 'evaluate a checkpoint on a labelled split'),
-    'predict': Command('loosen.engine.cli',
-                       'classify image files or folders with a checkpoint: top-k classes to a CSV'),
-    'compare': Command('loosen.engine.compare',
-                       'train and test several models alike, report side by side'),
-    'demo': Command('loosen.engine.compare',
-                    'the main job on built-in data: LA vs plain MobileNet on synthetic aurora'),
-    'explain': Command('loosen.explain.cli', 'maps of where a trained model looks, over the sky'),
-    'yolo': Command('loosen.yolo.cli', 'detection: YOLOv5 and Ultralytics with LA'),
-    'run': Command('loosen.run',
-                   "run an upstream script (timm's train.py...) with loosen's models"),
-}
-
 
 NUMBER = re.compile(r'^-\d+$|^-\d*\.\d+$')  # what argparse takes for a negative number
 
@@ -64,11 +38,6 @@ class LoosenParser(argparse.ArgumentParser):
 def plain_text(text: str) -> str:
     """``text`` (help made of docstrings) as it reads on a terminal."""
     return text.replace('``', '')
-
-
-def summary(command: str) -> str:
-    """The one-line help of ``command``, for its module's ``add_parser``."""
-    return COMMANDS[command].summary
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cli import summary
+from .commands import summary
 from .errors import LoosenError
 from .patches.hook import install
 from .patches.launch import run_target

@@ -14,11 +14,11 @@ import argparse
 import copy
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 
 from ..attention import create_attention, get_attention, list_attentions
+from ..options import add_budget, add_out, add_rounds
 from .flops import count_flops, parse_shape
 from .report import write_report
 from .timing import forward_call, keep_freed_memory, measure, training_call
@@ -120,8 +120,7 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
                    metavar='BxCxHxW', help='input shapes (default: 8x256x28x28 8x64x112x112)')
     p.add_argument('--names', nargs='+', metavar='NAME',
                    help='modules to measure (default: all registered); LA is always included')
-    p.add_argument('--rounds', type=int, default=5, help='interleaved rounds (default: 5)')
-    p.add_argument('--budget', type=float, default=60.0,
-                   help='seconds a slow module may take in all, per measurement (default: 60)')
-    p.add_argument('--out', type=Path, help='write attention.md and attention.csv here')
+    add_rounds(p)
+    add_budget(p)
+    add_out(p, 'attention.md and attention.csv')
     p.set_defaults(run=run)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from ..cli import summary
+from ..commands import summary
 from ..quiet import quiet_probes
 
 BENCHES: dict[str, str] = {

@@ -14,18 +14,18 @@ import argparse
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from ..attention import list_attentions
 from ..models import create_model, get_arch, list_archs
-from ..models.release import COMPARISON, DETECTION_EXTRAS
+from ..models.release import DETECTION
+from ..options import add_budget, add_out, add_rounds, add_threads
 from .flops import count_flops, percent_over
 from .report import write_report
 from .timing import bench_clock, forward_call, keep_freed_memory, measure
 
-MODULES = (*COMPARISON, *DETECTION_EXTRAS)  # the release's: classification and detection
+MODULES = DETECTION  # every module of the release: its classification and detection runs
 PARAMS_TARGET = 0.1  # % parameters LA may add over plain where ArchSpec.params_target
 COMPILED = ('plain', 'la')  # the models --compile adds
 
@@ -193,12 +193,10 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
     p.add_argument('--size', type=int, default=224, help='input height and width (default: 224)')
     p.add_argument('--num-classes', type=int, default=1000,
                    help='classifier outputs (default: 1000, the reference sizes)')
-    p.add_argument('--rounds', type=int, default=5, help='interleaved rounds (default: 5)')
-    p.add_argument('--budget', type=float, default=60.0,
-                   help='seconds a slow model may take in all, per batch size (default: 60)')
-    p.add_argument('--threads', type=int, default=0,
-                   help='torch threads (default: all); 1 is steadier on a busy machine')
+    add_rounds(p)
+    add_budget(p)
+    add_threads(p)
     p.add_argument('--compile', action='store_true',
                    help='also time torch.compile of the plain and LA models')
-    p.add_argument('--out', type=Path, help='write cost.md and cost.csv here')
+    add_out(p, 'cost.md and cost.csv')
     p.set_defaults(run=run)

@@ -37,6 +37,7 @@ from ..data.stats import format_comparison, sky_statistics
 from ..data.synth import CORE_CLASSES, render_frame
 from ..data.tree import collect_frames
 from ..data.yrs import default_yrs_dir
+from ..options import add_out, add_rounds
 from .report import write_report
 from .timing import measure
 
@@ -211,7 +212,7 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
     p = benches.add_parser('data', help='synthetic aurora: frames/s, and likeness to real',
                            description=__doc__)
     p.add_argument('--size', type=int, default=224, help='frame size (default: 224)')
-    p.add_argument('--rounds', type=int, default=7, help='interleaved rounds (default: 7)')
+    add_rounds(p)
     p.add_argument('--real', type=Path, help='real image folder to compare with '
                    '(default: $LOOSEN_YRS_DIR or ../shared/data/yrs-aurora when present)')
     p.add_argument('--per-class', type=int, default=60,
@@ -220,6 +221,6 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
                    help='frames for the leak search timing (default: 10000; 0: skip it)')
     p.add_argument('--leak-size', type=int, default=64,
                    help='their size in pixels (default: 64)')
-    p.add_argument('--out', type=Path, help='write data.md and data.csv here')
+    add_out(p, 'data.md and data.csv (and data_leak.md and .csv)')
     p.add_argument('--strict', action='store_true', help='exit 1 when the target is missed')
     p.set_defaults(run=run)

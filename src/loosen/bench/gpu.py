@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LoosenError
+from ..options import add_out
 from .grid import read_json_or_none, write_json
 
 
@@ -291,7 +292,7 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
                            'architecture with AMP, YOLOv5, the paper grid\'s cost',
                            description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--out', required=True, help='folder for report.md and results.json')
+    add_out(p, 'report.md and results.json', required=True)
     p.add_argument('--device', default='cuda', help="'cuda', 'cuda:1' or 'cpu' (default: cuda)")
     p.add_argument('--tiny', action='store_true',
                    help='tiny models and inputs (the CPU check the test suite runs)')

@@ -13,7 +13,6 @@ import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -21,6 +20,7 @@ from torch import nn
 from ..attention.checks import check_heads
 from ..attention.la import LA
 from ..attention.la_reference import la_loops
+from ..options import add_budget, add_out, add_rounds, add_threads
 from .flops import parse_shape
 from .timing import (
     Timing,
@@ -318,10 +318,9 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
                    help='input shapes (default: 16x512x14x14 8x64x112x112 8x128x6x6, the '
                         'last at 16 and 32 heads)')
     p.add_argument('--heads', type=int, nargs='+', help='LA heads (default: 16; 32 too at 6x6)')
-    p.add_argument('--rounds', type=int, default=7, help='interleaved rounds (default: 7)')
-    p.add_argument('--budget', type=float, default=120.0,
-                   help='seconds a slow contender may take in all (default: 120)')
-    p.add_argument('--threads', type=int, default=0, help='torch threads (default: all)')
+    add_rounds(p)
+    add_budget(p)
+    add_threads(p)
     p.add_argument('--compile', action='store_true', help='also time LA under torch.compile')
     p.add_argument('--channels-last', action='store_true',
                    help='inputs in channels-last memory format (as ViT hands LA its grid)')
@@ -332,6 +331,6 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
                    help='also time training steps with the recomputing backward on and off')
     p.add_argument('--step-batch', type=int, default=8, help='step batch size (default: 8)')
     p.add_argument('--step-size', type=int, default=224, help='step image size (default: 224)')
-    p.add_argument('--out', type=Path, help='write la.md and la.json here')
+    add_out(p, 'la.md and la.json')
     p.add_argument('--strict', action='store_true', help='exit 1 when a target is missed')
     p.set_defaults(run=run)

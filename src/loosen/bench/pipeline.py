@@ -39,6 +39,7 @@ from ..engine.config import EngineConfig
 from ..engine.data import make_loader, make_transform
 from ..engine.runtime import Runtime
 from ..engine.train import Prepared, Trainer, prepare
+from ..options import add_out, add_rounds, add_threads
 from .report import write_report
 from .timing import bench_clock, forward_call, keep_freed_memory, measure
 
@@ -288,10 +289,10 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
     p.add_argument('--batch-size', type=int, default=32)
     p.add_argument('--workers', type=int, nargs='+', default=[0, 1],
                    help='loader worker counts to time')
-    p.add_argument('--rounds', type=int, default=3, help='interleaved rounds')
+    add_rounds(p, default=3)  # a round is a whole pass over --images, no --budget to cap it
     p.add_argument('--real', type=Path, help='the YRS folder (default: found beside the repo)')
-    p.add_argument('--threads', type=int, default=0, help='torch threads (default: all)')
-    p.add_argument('--out', type=Path, help='write pipeline.md and pipeline.csv here')
+    add_threads(p)
+    add_out(p, 'pipeline.md and pipeline.csv (with --compile: compile.md and .csv)')
     p.add_argument('--strict', action='store_true', help='exit 1 when the target is missed')
     p.add_argument('--compile', action='store_true',
                    help='time eager against torch.compile for mobilenetv1_la and vit_small_la '

@@ -17,6 +17,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from ..options import BUDGET, ROUNDS
 from ..quiet import quiet_probes
 
 
@@ -80,8 +81,8 @@ def _per_call(fn: Callable[[], object], number: int, clock: Clock = time.perf_co
     return (clock() - start) / number
 
 
-def measure(contenders: Mapping[K, Callable[[], object]], *, rounds: int = 7,
-            block: float = 0.1, budget: float = 120.0,
+def measure(contenders: Mapping[K, Callable[[], object]], *, rounds: int = ROUNDS,
+            block: float = 0.1, budget: float = BUDGET,
             clock: Clock = time.perf_counter, warm: Collection[K] = ()) -> dict[K, Timing]:
     """Time every contender interleaved: ``rounds`` rounds, each a block of ~``block`` s.
 

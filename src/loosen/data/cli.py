@@ -5,7 +5,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from ..cli import summary
+from ..commands import summary
 from ..errors import LoosenError
 from .check import check_tree, counts_table, format_report
 from .folder import SPLITS

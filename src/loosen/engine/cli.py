@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import summary
+from ..commands import summary
 from .flags import DefaultsFormatter, add_flags, config_from_args
 
 DESCRIPTIONS = {

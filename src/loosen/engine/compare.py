@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..bench.report import write_report
-from ..cli import summary
+from ..commands import summary
 from ..data import write_synthetic
 from ..errors import LoosenError
 from .config import EngineConfig, default_workers

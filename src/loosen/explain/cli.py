@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from ..cli import summary
+from ..commands import summary
+from ..options import add_out
 from .maps import get_method, list_methods
 
 DESCRIPTION = ('Show where a trained model looks: for each image a PNG with the input, the '
@@ -54,7 +55,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                    '.safetensors of --export-weights')
     p.add_argument('--images', nargs='+', required=True, metavar='PATH',
                    help='image files or folders of them')
-    p.add_argument('--out', required=True, help='folder for the figures, maps and tables')
+    add_out(p, 'the figures, maps and tables', required=True)
     p.add_argument('--method', nargs='+', default=['gradcam'], metavar='METHOD',
                    help=f'one or more of {", ".join(list_methods())} (default: gradcam)')
     p.add_argument('--target-class', default=None, metavar='CLASS',

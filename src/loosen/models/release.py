@@ -16,6 +16,8 @@ COMPARISON = ('la', 'ca', 'sa', 'cbam', 'psca', 'fsa', 'gcsa')
 # what its detection (YOLOv5) code adds; its MCLA is only named there (a YAML uses it, its
 # common.py never defines it), so loosen's ``mlca`` is the seed's MLCA
 DETECTION_EXTRAS = ('se', 'eca', 'simam', 'nam', 'cca', 'mlca')
+# the modules of its detection runs: the comparison and those extras, so every release module
+DETECTION = (*COMPARISON, *DETECTION_EXTRAS)
 # written from the project's seed write-ups (../shared/seeds), not from the release
 SEEDS = ('mlca', 'lma', 'lesa', 'lesa_window', 'sam')
 

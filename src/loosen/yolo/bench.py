@@ -37,6 +37,7 @@ from ..bench.flops import count_flops, percent_over
 from ..bench.report import write_report
 from ..bench.timing import forward_call, keep_freed_memory, measure
 from ..errors import LoosenError
+from ..options import add_budget, add_out, add_rounds, add_threads
 
 PARAMS_TARGET, LATENCY_TARGET = 0.01, 1.0  # % LA may add over plain YOLOv5
 COST_DEFAULT = ('la', 'cbam')
@@ -279,10 +280,9 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
                    help=f'modules timed against plain (default: {" ".join(COST_DEFAULT)}; '
                         'see `loosen yolo models`)')
     p.add_argument('--size', type=int, default=640, help='cost input size (default: 640)')
-    p.add_argument('--rounds', type=int, default=7, help='interleaved rounds (default: 7)')
-    p.add_argument('--budget', type=float, default=120.0,
-                   help='seconds a slow model may take in all (default: 120)')
-    p.add_argument('--threads', type=int, default=0, help='torch threads (default: all)')
+    add_rounds(p)
+    add_budget(p)
+    add_threads(p)
     p.add_argument('--detect-attentions', nargs='+', default=list(DETECT_DEFAULT),
                    metavar='NAME', help=f'yolov5n variants trained (default: '
                                         f'{" ".join(DETECT_DEFAULT)})')
@@ -306,5 +306,5 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
     p.add_argument('--runs', type=Path, default=Path('runs/bench_yolo'),
                    help='run folders of one plan; finished runs are read back, killed ones '
                         'resumed (default: runs/bench_yolo)')
-    p.add_argument('--out', type=Path, help='write yolo.md and yolo.csv here')
+    add_out(p, 'yolo.md and yolo.csv')
     p.set_defaults(run=run)

@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..cli import summary
+from ..commands import summary
 from ..errors import LoosenError
 from ..patches import launch
 

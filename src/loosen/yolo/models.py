@@ -16,13 +16,13 @@ from pathlib import Path
 from string import Template
 
 from ..errors import unknown_name
-from ..models.release import GCSA_HEADS
+from ..models.release import DETECTION, GCSA_HEADS
 from .cache import cache_dir, write_text_once
 from .patches.names import yaml_name
 
-# the attention modules of the paper's detection runs
-DETECTION_SET = ('la', 'ca', 'sa', 'cbam', 'psca', 'fsa', 'gcsa', 'se', 'eca', 'simam', 'nam',
-                 'mlca', 'coord')
+# the attention modules of the paper's detection runs: its classification comparison and
+# what its YOLOv5 code adds (any other registered module still builds from a YAML slot)
+DETECTION_SET = DETECTION
 SLOT_ARGS = {'gcsa': f"[{{heads: {GCSA_HEADS['yolov5']}}}]"}  # the release's YOLOv5 GCSA
 PLAIN_SLOT = '[-1, 1, nn.Identity, []]'
 
