@@ -22,7 +22,7 @@ import torch
 from ..engine.config import EngineConfig
 from ..engine.test import run_test
 from ..engine.train import train
-from .grid import Cell, GridSpec, write_json
+from .grid import GIVEN, Cell, GridSpec, write_json
 from .regimes import subset_info
 
 CellRunner = Callable[[GridSpec, Cell], dict[str, Any]]
@@ -58,7 +58,8 @@ def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:
         shutil.rmtree(config.run_dir(), ignore_errors=True)
     trained = train(config, progress=False)
     tested = run_test(dataclasses.replace(  # the run folder train() used, wherever it was
-        config, checkpoint=str(trained.run_dir / last.name), resume=None, split=spec.test_split,
+        config, checkpoint=str(trained.run_dir / last.name), resume=None,
+        split=spec.reported_split(cell.split),
         output_dir=str(spec.cell_dir(cell) / 'test')), progress=False)
     metrics = tested.metrics
     per_batch = trained.train_images // config.batch_size * config.batch_size
@@ -91,9 +92,11 @@ RUNNERS: dict[bool, CellRunner] = {False: classification, True: detection}  # by
 
 
 def cell_row(cell: Cell) -> dict[str, Any]:
-    """The columns of ``results.csv`` that name the cell."""
+    """The columns of ``results.csv`` that name the cell (``split`` for a re-split's)."""
+    split = {} if cell.split == GIVEN else {'split': cell.split}
     return {'key': cell.key, 'arch': cell.arch, 'attention': cell.attention, 'size': cell.size,
-            'seed': cell.seed, 'task': 'detection' if cell.detection else 'classification'}
+            'seed': cell.seed, **split,
+            'task': 'detection' if cell.detection else 'classification'}
 
 
 def run_cell(spec: GridSpec, cell: Cell) -> dict[str, Any]:

@@ -2,10 +2,14 @@
 cell shares, and where each cell keeps its run and its result.
 
 A grid lives in one folder: ``grid.json`` (the settings), ``data/`` (the synthetic sets it
-wrote), ``subsets/n<size>_s<seed>[_det]/`` (the training subset of each regime and seed,
-shared by all of its classification [detection] cells) and ``cells/<key>/`` (a cell's run
+wrote), ``subsets/[<split>_]n<size>_s<seed>[_det]/`` (the training subset of each regime and
+seed, shared by all of its classification [detection] cells) and ``cells/<key>/`` (a cell's run
 and its ``result.json``, written atomically when the cell ends, done or failed). A cell
 with a result is finished; the grid skips it when run again.
+
+The split axis (``--split``): ``given`` trains on the data's own splits; every other kind
+pools all of the data's frames and splits them again with the cell's seed, in
+``RESPLIT_FRACTIONS``, and reports on that split's test/ (see ``regimes.RESPLITS``).
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ from ..errors import LoosenError
 
 DETECTION_ARCHS = ('yolov5n', 'yolov5s')
 BASELINE = 'plain'
+GIVEN = 'given'  # the split kind that keeps the data's own splits
+RESPLIT_FRACTIONS = {'train': 0.6, 'val': 0.2, 'test': 0.2}  # every other kind's fractions
 # settings that change a cell's numbers: a grid folder keeps them for good
 BUDGET_FIELDS = ('data', 'det_data', 'test_split', 'epochs', 'img_size', 'batch_size', 'lr',
                  'eval_per_class', 'model_kwargs', 'recipes', 'det_img_size', 'threads',
@@ -34,10 +40,15 @@ class Cell:
     attention: str
     size: int      # requested training images
     seed: int      # subset, data order, augmentation and initialisation
+    split: str = GIVEN  # how the data is split (grid.py's docstring)
+
+    @property
+    def _split_tag(self) -> str:
+        return '' if self.split == GIVEN else f'_{self.split}'
 
     @property
     def key(self) -> str:
-        return f'{self.arch}_{self.attention}_n{self.size}_s{self.seed}'
+        return f'{self.arch}_{self.attention}_n{self.size}_s{self.seed}{self._split_tag}'
 
     @property
     def detection(self) -> bool:
@@ -45,8 +56,8 @@ class Cell:
 
     @property
     def regime(self) -> str:
-        """The (size, seed) folder every cell of this regime and seed trains from."""
-        return f'n{self.size}_s{self.seed}'
+        """The (split, size, seed) folder every cell of this regime and seed trains from."""
+        return f'n{self.size}_s{self.seed}{self._split_tag}'
 
 
 @dataclass
@@ -76,14 +87,25 @@ class GridSpec:
     pretrained: str | None = None   # the weights every classification cell starts from
     attention_init: str | None = None  # 'identity': every module starts as the identity
     compile: str | None = None      # torch.compile of cells' models; None: the engine's default
+    splits: list[str] = field(default_factory=lambda: [GIVEN])  # the split axis
+
+    @property
+    def split_axis(self) -> bool:
+        """Whether any cell re-splits the data (the report then compares split kinds)."""
+        return self.splits != [GIVEN]
 
     @property
     def root(self) -> Path:
         return Path(self.out)
 
     def cells(self) -> list[Cell]:
-        return [Cell(a, t, n, s) for n in self.train_sizes for s in self.seeds
-                for a in self.archs for t in self.attentions]
+        return [Cell(a, t, n, s, k) for k in self.splits for n in self.train_sizes
+                for s in self.seeds for a in self.archs for t in self.attentions]
+
+    def reported_split(self, split: str) -> str:
+        """What cells of split kind ``split`` are tested on: the data's ``test_split``, or
+        the re-split's test/."""
+        return self.test_split if split == GIVEN else 'test'
 
     def cell(self, key: str) -> Cell:
         found = {c.key: c for c in self.cells()}

@@ -4,9 +4,12 @@ Every cell of a regime and seed trains on the same stratified subset of the trai
 split (``loosen data split --method keep --train-size``, hard links where the disk
 allows) and is tested on the same split, so the attention module is the one difference.
 When the data has fewer training images than a size asks for, the subset is all of them
-and ``subset.json`` says so. ``--data synthetic`` first writes a synthetic set big
-enough for the largest size; detection cells get a YOLOv5 dataset YAML whose train
-entry lists a seeded random subset of the detection images.
+and ``subset.json`` says so. A re-split regime (``RESPLITS``) first pools every frame of the
+data and splits it again with its seed (the same fractions for every kind), then
+subsamples that train split; its ``subset.json`` also counts the val/test frames that
+have a train frame within the leak window (``data check``'s). ``--data synthetic`` first
+writes a synthetic set big enough for the largest size; detection cells get a YOLOv5
+dataset YAML whose train entry lists a seeded random subset of the detection images.
 """
 from __future__ import annotations
 
@@ -22,12 +25,21 @@ import yaml
 
 from ..data import find_splits, write_detection, write_synthetic
 from ..data.folder import is_image_file
-from ..data.split import split_frames
-from ..data.tree import collect_frames, write_tree
+from ..data.leakage import LEAK_SECONDS, LeakFrame, find_leaks
+from ..data.split import split_frames, split_with_gap
+from ..data.tree import Frame, collect_frames, write_tree
 from ..errors import LoosenError
-from .grid import Cell, GridSpec, read_json_or_none, write_json
+from .grid import GIVEN, RESPLIT_FRACTIONS, Cell, GridSpec, read_json_or_none, write_json
 
 SUBSET_INFO = 'subset.json'
+# how each re-split kind divides the pooled frames (``split_with_gap``'s options): the
+# paper's stratified random frames, and loosen's time blocks with the gap `data check` passes
+RESPLITS: dict[str, dict[str, Any]] = {
+    'random': {'method': 'stratified'},
+    'blocks': {'method': 'time', 'gap_minutes': LEAK_SECONDS / 60},
+}
+SPLIT_KINDS = (GIVEN, *RESPLITS)
+HONEST_SPLIT = 'blocks'  # the report gives every other kind's gap to this one
 
 
 def classification_root(spec: GridSpec) -> Path:
@@ -99,15 +111,34 @@ def write_subset(spec: GridSpec, cell: Cell) -> dict[str, Any]:
 
 
 def _classification_subset(spec: GridSpec, cell: Cell, fresh: Path) -> dict[str, Any]:
-    frames = [f for f in collect_frames(classification_root(spec))
-              if f.split in ('train', spec.test_split, 'val')]
+    frames = collect_frames(classification_root(spec))
+    resplit: dict[str, Any] = {}
+    if cell.split == GIVEN:
+        frames = [f for f in frames if f.split in ('train', spec.test_split, 'val')]
+    else:
+        frames, dropped = split_with_gap(frames, fractions=RESPLIT_FRACTIONS, seed=cell.seed,
+                                         **RESPLITS[cell.split])
+        resplit = {'split': cell.split, 'dropped': len(dropped)}
     available = sum(f.split == 'train' for f in frames)
     used = min(cell.size, available)
     frames = split_frames(frames, 'keep', seed=cell.seed, train_size=used)
     write_tree(frames, fresh)
     counts = Counter(f.cls for f in frames if f.split == 'train')
+    if resplit:
+        resplit.update(_leaks(frames))
     return {'requested': cell.size, 'available': available, 'used': used,
-            'per_class': dict(sorted(counts.items()))}
+            'per_class': dict(sorted(counts.items())), **resplit}
+
+
+def _leaks(frames: list[Frame]) -> dict[str, dict[str, int]]:
+    """Per later split: its frames, and those with a train frame within the leak window
+    (frames without a time are not counted; ``timed`` says how many have one)."""
+    timed = [LeakFrame(f.path, f.split, f.time.timestamp()) for f in frames if f.time]
+    pairs = {p.later: p for p in find_leaks(timed, list(RESPLIT_FRACTIONS)) if p.earlier == 'train'}
+    later = [s for s in RESPLIT_FRACTIONS if s != 'train']
+    return {'frames': {s: sum(f.split == s for f in frames) for s in later},
+            'timed': {s: sum(f.split == s for f in timed) for s in later},
+            'leaked': {s: len(pairs[s].leaks) if s in pairs else 0 for s in later}}
 
 
 def _detection_subset(spec: GridSpec, cell: Cell, fresh: Path) -> dict[str, Any]:

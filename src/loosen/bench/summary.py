@@ -3,7 +3,9 @@
 The score of a cell is what the paper's Figure 2 plots: test accuracy in percent for
 classification, mAP@0.5 in percent for detection. The gain of a module over ``plain`` is
 paired by seed (same subset, data order and budget), with a 95 % t-interval and a paired
-t-test over seeds; a gain "exceeds noise" when that interval leaves out zero.
+t-test over seeds; a gain "exceeds noise" when that interval leaves out zero. The gap
+between two split kinds is not paired (their seeds draw different splits): Welch's
+interval and t-test over the seeds of each.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from .grid import BASELINE, GridSpec, read_result
+from .grid import BASELINE, GIVEN, GridSpec, read_result
 
 CONFIDENCE = 0.95
 AXES = ['size', 'arch', 'attention']
@@ -29,6 +31,14 @@ def collect(spec: GridSpec) -> pd.DataFrame:
     detection = frame['task'] == 'detection'
     frame['score'] = 100 * frame['accuracy'].where(~detection, frame['map50'])
     return frame
+
+
+def split_parts(frame: pd.DataFrame, splits: list[str]) -> dict[str, pd.DataFrame]:
+    """The rows of each split kind (rows without a ``split`` are the data's own, ``given``)."""
+    if frame.empty:
+        return {split: frame for split in splits}
+    kind = frame['split'].fillna(GIVEN) if 'split' in frame else pd.Series(GIVEN, frame.index)
+    return {split: frame[kind == split] for split in splits}
 
 
 def done(frame: pd.DataFrame) -> pd.DataFrame:
@@ -78,3 +88,27 @@ def ranking(stats: pd.DataFrame) -> pd.DataFrame:
     table = ranked.groupby(['size', 'attention'], sort=False).agg(
         mean_rank=('rank', 'mean'), mean_score=('mean', 'mean')).reset_index()
     return table.sort_values(['size', 'mean_rank', 'mean_score'], ascending=[True, True, False])
+
+
+def split_gap(high: pd.DataFrame, low: pd.DataFrame) -> pd.DataFrame:
+    """Per size, arch and module: the mean score under split ``high`` minus that under
+    ``low`` (the rows of each), Welch's 95 % interval and t-test over their seeds."""
+    rows = []
+    a, b = done(high), done(low)
+    for (size, arch, attention), part in a.groupby(AXES, sort=False):
+        other = b[(b['size'] == size) & (b['arch'] == arch) & (b['attention'] == attention)]
+        x, y = part['score'].to_numpy(), other['score'].to_numpy()
+        if not len(y):
+            continue
+        row = {'size': size, 'arch': arch, 'attention': attention, 'high': x.mean(),
+               'low': y.mean(), 'gap': x.mean() - y.mean(), 'lo': np.nan, 'hi': np.nan,
+               'p': np.nan}
+        if min(len(x), len(y)) >= 2 and (x.std() > 0 or y.std() > 0):
+            test = scipy_stats.ttest_ind(x, y, equal_var=False)
+            found = test.confidence_interval(CONFIDENCE)
+            row.update(lo=found.low, hi=found.high, p=test.pvalue)
+        rows.append(row)
+    result = pd.DataFrame(rows)
+    if not result.empty:
+        result['exceeds_noise'] = (result['lo'] > 0) | (result['hi'] < 0)
+    return result
