@@ -33,8 +33,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..atomic import read_json_or_none, write_json
 from ..errors import LoosenError
-from .grid import read_json_or_none, write_json
 
 
 @dataclass(frozen=True)

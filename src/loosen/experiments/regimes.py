@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ..atomic import read_json_or_none, write_json
 from ..data import find_splits, write_detection, write_synthetic
 from ..data.folder import is_image_file
 from ..data.split import split_frames
 from ..data.tree import collect_frames, write_tree
 from ..errors import LoosenError
-from .grid import Cell, GridSpec, read_json_or_none, write_json
+from .spec import Cell, GridSpec
 
 SUBSET_INFO = 'subset.json'
 
