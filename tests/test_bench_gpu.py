@@ -10,7 +10,7 @@ import pytest
 
 from loosen.bench.gpu import PARTS
 from loosen.bench.la import FLOOR
-from loosen.bench.presets import PRESETS
+from loosen.experiments.presets import PRESETS
 from loosen.models import list_archs
 from yolo_helpers import offline_env
 

@@ -154,8 +154,8 @@ def test_a_model_that_cannot_compile_says_why_or_falls_back(tmp_path):
 
 
 def test_grid_cells_compile_as_the_grid_says(tmp_path):
-    from loosen.bench.cells import engine_config
-    from loosen.bench.grid import Cell, GridSpec
+    from loosen.experiments.cells import engine_config
+    from loosen.experiments.spec import Cell, GridSpec
     spec = dict(out=str(tmp_path), data='synthetic', archs=['mobilenetv1'], attentions=['la'],
                 train_sizes=[8], seeds=[0], epochs=1, img_size=32, batch_size=4, lr=1e-3,
                 eval_per_class=1)

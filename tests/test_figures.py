@@ -15,14 +15,13 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 import loosen
-from loosen.bench.accuracy_plots import load_results
-from loosen.bench.accuracy_report import grid_figures
-from loosen.bench.grid import GridSpec
-from loosen.bench.radar import INNER, OUTER, radar_data, radar_figure
 from loosen.cli import main
 from loosen.data import write_synthetic
 from loosen.engine.config import EngineConfig
 from loosen.engine.report import confusion_figure, curves_figure, run_title
+from loosen.experiments.radar import INNER, OUTER, radar_data, radar_figure
+from loosen.experiments.report import grid_figures, load_results
+from loosen.experiments.spec import GridSpec
 from loosen.explain import files
 
 ARCHS, MODULES = ['mobilenetv1', 'resnet34', 'alexnet'], ['plain', 'la', 'cbam']

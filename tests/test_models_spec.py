@@ -12,10 +12,11 @@ from torch import nn
 
 import loosen
 import loosen.models
-from loosen.bench import cost, gpu_parts, presets
+from loosen.bench import cost, gpu_parts
 from loosen.bench.la import step_models
 from loosen.engine.recipes import RECIPES, recipe_for
 from loosen.errors import LoosenError
+from loosen.experiments import presets
 from loosen.explain.targets import cam_target
 from loosen.models import NCHW, NHWC, TOKENS, ArchSpec, get_arch, list_archs, model_arch
 from loosen.models.release import (
@@ -106,7 +107,7 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize('folder', ['explain', 'bench', 'engine', 'yolo'])
+@pytest.mark.parametrize('folder', ['explain', 'bench', 'experiments', 'engine', 'yolo'])
 def test_no_layer_above_imports_a_backbone_class(folder):
     for path in sorted((SRC / folder).glob('*.py')):
         backbones = {m for m in _imports(path) if m.startswith('loosen.models.')

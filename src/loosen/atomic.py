@@ -1,10 +1,12 @@
 """Files written whole or not at all: checkpoints, grid results, rendered model YAMLs."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def atomic_write(path: Path, write: Callable[[str], None]) -> Path:
@@ -24,3 +26,12 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> Path:
         os.unlink(temp)
         raise
     return path
+
+
+def write_json(path: Path, value: Any) -> None:
+    """``value`` as JSON at ``path``, atomically: readers see the old file or the new one."""
+    atomic_write(path, lambda temp: Path(temp).write_text(json.dumps(value, indent=1) + '\n'))
+
+
+def read_json_or_none(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None

@@ -5,7 +5,7 @@ a grid's results.csv; this folder's copies reproduce the README's tables). Print
 """
 import pandas as pd
 
-from loosen.bench.summary import paired_gain
+from loosen.experiments.statistics import paired_gain
 
 STARTS = {'scratch': 'from scratch', 'pretrained': 'pretrained',
           'identity': 'pretrained, identity start'}

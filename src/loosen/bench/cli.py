@@ -18,8 +18,8 @@ BENCHES: dict[str, str] = {
     'data': 'loosen.bench.data',
     'pipeline': 'loosen.bench.pipeline',
     'yolo': 'loosen.yolo.bench',  # with the rest of the YOLO integration
-    'accuracy': 'loosen.bench.accuracy',
-    'accuracy-plots': 'loosen.bench.accuracy_plots',
+    'accuracy': 'loosen.experiments.cli',  # the comparison protocol, a command of bench
+    'accuracy-plots': 'loosen.experiments.cli',
     'gpu': 'loosen.bench.gpu',
 }
 
@@ -29,5 +29,5 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser('bench', help=summary('bench'),
                                  description=__doc__)
     benches = parser.add_subparsers(dest='bench', metavar='BENCH', required=True)
-    for module in BENCHES.values():
+    for module in dict.fromkeys(BENCHES.values()):
         importlib.import_module(module).add_parser(benches)

@@ -33,9 +33,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..atomic import read_json_or_none, write_json
 from ..errors import LoosenError
 from ..options import add_out
-from .grid import read_json_or_none, write_json
 
 
 @dataclass(frozen=True)

@@ -26,15 +26,15 @@ from typing import Any
 
 import torch
 
+from ..atomic import write_json
 from ..attention.la import LA
 from ..engine.compile import first_line
 from ..engine.config import EngineConfig
 from ..engine.runtime import Runtime
 from ..engine.train import Trainer, amp_dtype
 from ..models import create_model, get_arch, list_archs
-from .grid import write_json
+from ..models.release import DETECTION_ARCHS, PAPER_GRID, YOLO_EPOCHS
 from .la import DEFAULT_CASES, FLOOR, Floor
-from .presets import PRESETS
 from .timing import count_kernels, forward_call, measure, training_call
 
 NUM_CLASSES = 4  # the aurora classes: what the heads are sized for
@@ -471,27 +471,24 @@ def project_paper(parts: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | No
     """
     from ..data.synth import CORE_CLASSES
     from ..engine.recipes import RECIPES, recipe_for
-    from .cells import YOLO_EPOCHS
-    from .grid import DETECTION_ARCHS
 
     cell = next((i for i in parts.get('paper', {}).get('items', []) if 'train_img_s' in i),
                 None)
     if cell is None:
         return None
-    preset = PRESETS['paper']
     eager = {i['arch']: i['la_img_s'] for i in parts.get('archs', {}).get('items', [])
              if not i.get('compiled') and 'la_img_s' in i}
     yolo = next((i for i in parts.get('yolo', {}).get('items', []) if i.get('train_img_s')),
                 None)
-    evaluated = len(CORE_CLASSES) * preset.eval_per_class  # val/ (each epoch) and test/
-    cells = len(preset.attentions) * len(preset.seeds)
+    evaluated = len(CORE_CLASSES) * PAPER_GRID['eval_per_class']  # val/ (each epoch) and test/
+    cells = len(PAPER_GRID['attentions']) * len(PAPER_GRID['seeds'])
     rows, notes = [], []
-    for arch in preset.archs:
+    for arch in PAPER_GRID['archs']:
         if arch in DETECTION_ARCHS:
             if yolo is None:
                 notes.append(f'{arch}: not projected (the yolo part has no training run)')
                 continue
-            rate = yolo['train_img_s'] * (yolo['imgsz'] / preset.det_img_size) ** 2  # pixels
+            rate = yolo['train_img_s'] * (yolo['imgsz'] / PAPER_GRID['det_img_size']) ** 2  # pixels
             epochs, eval_rate = YOLO_EPOCHS, None
             basis = "the yolo part's timed epoch (a small set: an upper bound)"
         else:
@@ -502,12 +499,12 @@ def project_paper(parts: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | No
             basis = (f'paper cell x {scale:.2f} (archs part)' if scale != 1.0 or arch ==
                      PAPER_ARCH else 'paper cell (no archs measurement)')
         seconds = 0.0
-        for size in preset.train_sizes:
+        for size in PAPER_GRID['train_sizes']:
             train = epochs * size / rate
             checked = 0.0 if eval_rate is None else (epochs + 1) * evaluated / eval_rate
             seconds += cells * (train + checked)
         rows.append({'arch': arch, 'epochs': epochs, 'train_img_s': round(rate, 1),
-                     'cells': cells * len(preset.train_sizes),
+                     'cells': cells * len(PAPER_GRID['train_sizes']),
                      'gpu_hours': round(seconds / 3600, 2), 'basis': basis})
     return {'rows': rows, 'notes': notes,
             'gpu_hours': round(sum(r['gpu_hours'] for r in rows), 1),

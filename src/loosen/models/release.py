@@ -35,6 +35,18 @@ RECIPES = {'cnn': 'paper-cnn', 'vit': 'paper-vit', 'rmt': 'paper-rmt'}
 # ResNet-34, MobileNet and RMT, ``num_heads=4`` in its ViT, fixed at 8 in its YOLOv5
 GCSA_HEADS = {'cnn': 1, 'rmt': 1, 'vit': 4, 'yolov5': 8}
 
+# the YOLOv5 sizes that train as detection cells of a comparison, and YOLOv5 train.py's
+# own epochs and batch, for a comparison that leaves them open
+DETECTION_ARCHS = ('yolov5n', 'yolov5s')
+YOLO_EPOCHS, YOLO_BATCH = 300, 16
+# the paper's Figure 2 as the ``paper`` grid runs it: its backbones (YOLOv5n the detector),
+# its 4k and 10k training regimes at 224 px; the seeds, the val and test frames per class
+# and YOLOv5's 640 px are loosen's choices. ``loosen bench gpu`` projects its cost from them
+PAPER_GRID = {'archs': ('resnet34', 'alexnet', 'zfnet', 'mobilenetv1', 'vit_paper', 'rmt_s',
+                        'yolov5n'),
+              'attentions': ('plain', *COMPARISON), 'train_sizes': (4000, 10000),
+              'seeds': (0, 1, 2), 'img_size': 224, 'eval_per_class': 500, 'det_img_size': 640}
+
 
 def provenance(attention: str) -> str:
     """Where ``attention`` comes from: a key of ``SOURCES``."""

@@ -154,7 +154,7 @@ def seed_table(results: dict[str, list[dict]], metrics: Sequence[str] = METRICS,
     """Per model: mean and standard deviation (n-1) of each metric over seeds, and its
     difference from ``baseline`` paired by seed with a 95 % t-interval (``paired_gain``);
     a difference exceeds seed noise when that interval leaves out zero."""
-    from ..bench.summary import paired_gain
+    from ..experiments.statistics import paired_gain
     rows = []
     for attention, runs in results.items():
         row: dict[str, object] = {'attention': attention, 'seeds': len(runs),

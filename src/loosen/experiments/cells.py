@@ -19,14 +19,15 @@ from typing import Any
 
 import torch
 
+from ..atomic import write_json
 from ..engine.config import EngineConfig
 from ..engine.test import run_test
 from ..engine.train import train
-from .grid import GIVEN, Cell, GridSpec, write_json
+from ..models.release import YOLO_BATCH, YOLO_EPOCHS
 from .regimes import subset_info
+from .spec import GIVEN, Cell, GridSpec
 
 CellRunner = Callable[[GridSpec, Cell], dict[str, Any]]
-YOLO_EPOCHS, YOLO_BATCH = 300, 16  # YOLOv5's own defaults, for grids that leave them open
 
 
 def engine_config(spec: GridSpec, cell: Cell) -> EngineConfig:

@@ -13,14 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loosen.bench.accuracy import spec_from_args
-from loosen.bench.grid import GridSpec
-from loosen.bench.radar import INNER, OUTER, radar_data, radar_figure
-from loosen.bench.regimes import reported_split, write_subset
-from loosen.bench.summary import gains, paired_gain
 from loosen.cli import build_parser, main
 from loosen.data import write_synthetic
 from loosen.errors import LoosenError
+from loosen.experiments.cli import spec_from_args
+from loosen.experiments.radar import INNER, OUTER, radar_data, radar_figure
+from loosen.experiments.regimes import reported_split, write_subset
+from loosen.experiments.spec import GridSpec
+from loosen.experiments.statistics import gains, paired_gain
 
 SMOKE = ['bench', 'accuracy', '--preset', 'smoke', '--threads', '1', '--no-progress']
 TIMES = ('train_seconds', 'wall_seconds')  # the only columns that may differ between runs
@@ -192,9 +192,9 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
 
 
 def test_paper_preset_trains_each_backbone_with_its_recipe(tmp_path):
-    from loosen.bench.cells import engine_config
     from loosen.engine.config import EngineConfig
     from loosen.engine.recipes import apply_recipe, recipe_for
+    from loosen.experiments.cells import engine_config
 
     args = build_parser('bench').parse_args(['bench', 'accuracy', '--preset', 'paper', '--archs',
                                       'resnet34', '--out', str(tmp_path / 'g')])

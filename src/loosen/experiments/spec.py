@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write
+from ..atomic import read_json_or_none, write_json
 from ..errors import LoosenError
+from ..models.release import DETECTION_ARCHS
 
-DETECTION_ARCHS = ('yolov5n', 'yolov5s')
 BASELINE = 'plain'
 GIVEN = 'given'  # the split kind that keeps the data's own splits
 RESPLIT_FRACTIONS = {'train': 0.6, 'val': 0.2, 'test': 0.2}  # every other kind's fractions
@@ -141,15 +141,6 @@ class GridSpec:
                                   f'({changed[0]}={old.get(changed[0])!r}); its cells would not '
                                   'compare: give another --out, or the same settings to resume')
         write_json(path, self.to_dict())
-
-
-def write_json(path: Path, value: Any) -> None:
-    """``value`` as JSON at ``path``, atomically: readers see the old file or the new one."""
-    atomic_write(path, lambda temp: Path(temp).write_text(json.dumps(value, indent=1) + '\n'))
-
-
-def read_json_or_none(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def read_result(spec: GridSpec, cell: Cell) -> dict[str, Any] | None:

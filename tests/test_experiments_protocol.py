@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from loosen.bench.accuracy import spec_from_args
-from loosen.bench.cells import cell_row
-from loosen.bench.grid import Cell, GridSpec
-from loosen.bench.regimes import write_subset
 from loosen.cli import build_parser, main
 from loosen.data import write_synthetic
 from loosen.data.labels import LabelRow, format_time, read_labels, write_labels
 from loosen.data.tree import collect_frames
+from loosen.experiments.cells import cell_row
+from loosen.experiments.cli import spec_from_args
+from loosen.experiments.regimes import write_subset
+from loosen.experiments.spec import Cell, GridSpec
 
 SMOKE = ['bench', 'accuracy', '--preset', 'smoke', '--threads', '1', '--no-progress']
 START = datetime(2003, 12, 21, 3, 0, tzinfo=timezone.utc)

@@ -14,7 +14,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from .radar import colour
-from .summary import CONFIDENCE
+from .statistics import CONFIDENCE
 
 
 def interval_name(gains: pd.DataFrame) -> str:

@@ -32,11 +32,12 @@ from ..attention.start import STARTS
 from ..engine.config import COMPILE
 from ..errors import LoosenError, unknown_name
 from ..models import list_archs
-from .accuracy_report import write_outputs
+from ..models.release import DETECTION_ARCHS
 from .executors import EXECUTORS, Progress, get_executor
-from .grid import BASELINE, DETECTION_ARCHS, GIVEN, GridSpec, read_result
 from .presets import PRESETS, get_preset
 from .regimes import SPLIT_KINDS, reported_split, write_sources, write_subset
+from .report import load_results, write_figures, write_outputs
+from .spec import BASELINE, GIVEN, GridSpec, read_result
 
 
 def _names(text: str) -> list[str]:
@@ -169,7 +170,25 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+PLOTS = """``loosen bench accuracy-plots DIR``: draw a finished grid's figures again from its
+``results.csv`` and ``grid.json`` alone, without training or the data.
+
+A grid's folder keeps its cells' runs only while it is being made; a folder that was
+copied for keeping (``docs/results/accuracy/*``) has the table and the settings, and
+that is all the radars, the heatmap and the gain plot are drawn from.
+"""
+
+
+def run_plots(args: argparse.Namespace) -> int:
+    spec, frame = load_results(Path(args.folder))
+    written = write_figures(spec, frame, args.common_scale)
+    print(f'drew {", ".join(p.name for p in written)} in {spec.root} from {len(frame)} rows '
+          'of results.csv')
+    return 0
+
+
 def add_parser(benches: argparse._SubParsersAction) -> None:
+    """``loosen bench accuracy`` and ``loosen bench accuracy-plots``."""
     p = benches.add_parser('accuracy', help='the paper\'s Figure 2: accuracy of backbones x '
                            'attention modules x training sizes, over seeds',
                            description=__doc__,
@@ -216,3 +235,11 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
                         "--compile (default: loosen train's)")
     p.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None)
     p.set_defaults(run=run)
+    p = benches.add_parser('accuracy-plots', help='draw a finished accuracy grid\'s radars, '
+                           'heatmap and gain plot again from its results.csv',
+                           description=PLOTS,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('folder', metavar='DIR', help='a grid\'s folder: results.csv and grid.json')
+    p.add_argument('--common-scale', action='store_true', help='one scale for every radar '
+                   'axis (default: each axis its own, as in the paper)')
+    p.set_defaults(run=run_plots)

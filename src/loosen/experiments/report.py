@@ -5,6 +5,7 @@ kind's leak count, the score gap between kinds and their rankings), ``radar_<siz
 (Figure 2's form), ``gain.png`` and ``heatmap.png`` (on a split axis: ``<split>_`` each)."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +14,12 @@ from matplotlib.figure import Figure
 
 from ..data.folder import scan_split
 from ..data.leakage import LEAK_SECONDS
-from .grid import BASELINE, GIVEN, GridSpec
+from ..errors import LoosenError
 from .plots import gain_figure, heatmap_figure
 from .radar import radar_data, radar_figure
 from .regimes import HONEST_SPLIT, subset_info
-from .summary import (
+from .spec import BASELINE, GIVEN, GridSpec
+from .statistics import (
     CONFIDENCE,
     collect,
     done,
@@ -325,3 +327,22 @@ def write_figures(spec: GridSpec, frame: pd.DataFrame, common_scale: bool = Fals
         fig.savefig(spec.root / name, dpi=110)
         written.append(spec.root / name)
     return written
+
+
+NEEDED = ('arch', 'attention', 'size', 'seed', 'status', 'score')
+
+
+def load_results(folder: Path) -> tuple[GridSpec, pd.DataFrame]:
+    """The grid's settings (its ``out`` set to ``folder``) and its rows."""
+    table, settings = folder / 'results.csv', folder / 'grid.json'
+    for path in (table, settings):
+        if not path.is_file():
+            raise LoosenError(f'{path} is missing: give the folder of a grid that '
+                              '`loosen bench accuracy` wrote')
+    frame = pd.read_csv(table)
+    missing = [c for c in NEEDED if c not in frame]
+    if missing:
+        raise LoosenError(f'{table} has no column {", ".join(missing)}: write it again with '
+                          '`loosen bench accuracy` on the grid\'s folder')
+    spec = dataclasses.replace(GridSpec.load(folder), out=str(folder.resolve()))
+    return spec, frame

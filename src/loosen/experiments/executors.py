@@ -16,9 +16,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..atomic import write_json
 from ..errors import unknown_name
 from .cells import cell_row, execute
-from .grid import Cell, GridSpec, read_result, write_json
+from .spec import Cell, GridSpec, read_result
 
 ATTEMPTS = 2  # a cell whose process dies is tried this many times in all
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import unknown_name
 from ..models import get_arch, list_archs
-from ..models.release import COMPARISON
+from ..models.release import PAPER_GRID
 
 # the narrow variant of every CNN (``ArchSpec.narrow``): what the CPU presets train
 NARROW_KWARGS: dict[str, dict[str, Any]] = {
@@ -46,11 +46,7 @@ PRESETS: dict[str, Preset] = {
                   attentions=('plain', 'la', 'cbam'), train_sizes=(256, 640), seeds=(0, 1, 2),
                   epochs=8, img_size=64, batch_size=32, lr=2e-3, eval_per_class=50,
                   model_kwargs=NARROW_KWARGS, det_img_size=128),
-    'paper': Preset(archs=('resnet34', 'alexnet', 'zfnet', 'mobilenetv1', 'vit_paper', 'rmt_s',
-                           'yolov5n'),
-                    attentions=('plain', *COMPARISON),
-                    train_sizes=(4000, 10000), seeds=(0, 1, 2), epochs=None, img_size=224,
-                    batch_size=None, lr=None, eval_per_class=500, recipes=True),
+    'paper': Preset(**PAPER_GRID, epochs=None, batch_size=None, lr=None, recipes=True),
 }
 
 

@@ -23,13 +23,14 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ..atomic import read_json_or_none, write_json
 from ..data import find_splits, write_detection, write_synthetic
 from ..data.folder import is_image_file
 from ..data.leakage import LEAK_SECONDS, LeakFrame, find_leaks
 from ..data.split import split_frames, split_with_gap
 from ..data.tree import Frame, collect_frames, write_tree
 from ..errors import LoosenError
-from .grid import GIVEN, RESPLIT_FRACTIONS, Cell, GridSpec, read_json_or_none, write_json
+from .spec import GIVEN, RESPLIT_FRACTIONS, Cell, GridSpec
 
 SUBSET_INFO = 'subset.json'
 # how each re-split kind divides the pooled frames (``split_with_gap``'s options): the

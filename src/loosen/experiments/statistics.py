@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from .grid import BASELINE, GIVEN, GridSpec, read_result
+from .spec import BASELINE, GIVEN, GridSpec, read_result
 
 CONFIDENCE = 0.95
 AXES = ['size', 'arch', 'attention']

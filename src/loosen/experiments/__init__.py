@@ -1,0 +1,1 @@
+"""The one comparison protocol: a spec of cells, the cell runner, executors, statistics, reports."""
