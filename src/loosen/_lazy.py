@@ -25,3 +25,12 @@ def lazy_names(package: str, names: Mapping[str, str]) -> tuple[Callable[[str], 
         return sorted({*vars(sys.modules[package]), *names})
 
     return __getattr__, __dir__
+
+
+def resolve(reference: str) -> object:
+    """The object a ``'package.module:name'`` string names, its module imported now: how a
+    lower layer runs a part that lives in a layer above it without importing that layer."""
+    module, _, name = reference.partition(':')
+    if not name:
+        raise ValueError(f'{reference!r} is not of the form package.module:name')
+    return getattr(importlib.import_module(module), name)

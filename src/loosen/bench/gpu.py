@@ -112,13 +112,14 @@ def part_main(argv: list[str]) -> int:
     quiet_probes()
     import torch
 
+    from .._lazy import resolve
     from .gpu_parts import PARTS_RUN, PartRun
     if args.tiny:
         torch.set_num_threads(1)
     run = PartRun(args.part, torch.device(args.device), args.tiny, args.folder,
                   time.monotonic() + STOP_EARLY * args.cap)
     run.save()
-    PARTS_RUN[args.part](run)
+    resolve(PARTS_RUN[args.part])(run)
     run.save()
     return 0
 
