@@ -1,10 +1,12 @@
 """Presets of the accuracy grid: named sets of defaults that ``loosen bench accuracy`` flags
 override one by one.
 
-``smoke`` runs in seconds (the tests), ``cpu`` in about half an hour on two CPU cores
-(narrow CNNs on small frames), ``paper`` is the paper's Figure 2: its backbones at 224 px,
-its 4k and 10k regimes and, per backbone, the training recipe of its release (for GPUs).
-The measured cost of each is in ``docs/results/``.
+``smoke`` runs in about a minute (the tests), ``cpu`` trains narrow CNNs on small frames:
+its 72 cells took 96 min of wall time with ``--jobs 2`` on a shared two-core machine (172
+min of cell time on synthetic data, 187 on yrs-aurora; idle: not measured), ``paper`` is
+the paper's Figure 2: its backbones at 224 px, its 4k and 10k regimes and, per backbone,
+the training recipe of its release (for GPUs). The measured cost of each is in
+``docs/results/accuracy/``.
 """
 from __future__ import annotations
 

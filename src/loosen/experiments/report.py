@@ -179,9 +179,10 @@ def _subsets(spec: GridSpec) -> str:
     short = table[table['used'] < table['requested']]
     if len(short):
         asked = ', '.join(map(str, sorted(set(short['requested']))))
-        lines += ['', f'**Fewer images than asked:** the data has {short["available"].iloc[0]} '
-                  f'training images, so the size(s) {asked} used all of them (those regimes '
-                  'are the same data).']
+        have = sorted(set(short['available']))  # a re-split's train share varies by seed
+        counts = f'{have[0]}' if len(have) == 1 else f'{have[0]} to {have[-1]} (by split)'
+        lines += ['', f'**Fewer images than asked:** the data has {counts} training images, '
+                  f'so the size(s) {asked} used all of them (those regimes are the same data).']
     return '\n'.join(lines)
 
 
