@@ -1,8 +1,8 @@
 """One cell of the accuracy grid: train, test, and the cell's row of ``results.csv``.
 
 Classification cells train through the engine (``loosen train``) on their regime's subset
-and test the model as it is after the last epoch (a fixed budget: no model is picked on
-the split that is reported, which matters where val/ is the test set); a killed cell
+and test the model the spec's ``select`` names (``selection``: the model after the last
+epoch, a fixed budget, or the epoch best on val/ where test/ is reported); a killed cell
 resumes from its ``last.pth``. Detection cells train and validate through the YOLOv5
 integration (``loosen.yolo.api.train_val``) and start again when killed. Whatever a cell
 raises is recorded in its row, so one failure does not stop the grid.
@@ -25,6 +25,7 @@ from ..engine.test import run_test
 from ..engine.train import train
 from ..models.release import YOLO_BATCH, YOLO_EPOCHS
 from .regimes import subset_info
+from .selection import chosen_checkpoint
 from .spec import GIVEN, Cell, GridSpec
 
 CellRunner = Callable[[GridSpec, Cell], dict[str, Any]]
@@ -59,16 +60,19 @@ def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:
         shutil.rmtree(config.run_dir(), ignore_errors=True)
     trained = train(config, progress=False)
     tested = run_test(dataclasses.replace(  # the run folder train() used, wherever it was
-        config, checkpoint=str(trained.run_dir / last.name), resume=None,
+        config, checkpoint=str(chosen_checkpoint(trained, config, spec.select)), resume=None,
         split=spec.reported_split(cell.split),
         output_dir=str(spec.cell_dir(cell) / 'test')), progress=False)
     metrics = tested.metrics
+    epochs = len(trained.history)
     per_batch = trained.train_images // config.batch_size * config.batch_size
     return {'accuracy': metrics['accuracy'], 'macro_f1': metrics['macro_f1'],
             'balanced_accuracy': metrics['balanced_accuracy'], 'loss': metrics['loss'],
             **{f'f1_{k}': v for k, v in metrics['per_class_f1'].items()},
             'test_images': metrics['images'], 'params': trained.params,
-            'epochs': len(trained.history), 'images_seen': per_batch * len(trained.history),
+            'epochs': epochs,
+            'scored_epoch': trained.best['epoch'] if spec.select == 'best' else epochs,
+            'images_seen': per_batch * epochs,
             'train_seconds': sum(row['seconds'] for row in trained.history),
             'first_train_loss': trained.history[0]['train_loss'],  # how the start went
             'first_val_loss': trained.history[0]['val_loss']}

@@ -37,6 +37,7 @@ from .executors import EXECUTORS, Progress, get_executor
 from .presets import PRESETS, get_preset
 from .regimes import SPLIT_KINDS, reported_split, write_sources, write_subset
 from .report import load_results, write_figures, write_outputs
+from .selection import SELECTS, check_selection
 from .spec import BASELINE, GIVEN, GridSpec, read_result
 
 
@@ -101,7 +102,7 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
         pretrained = str(Path(pretrained).resolve())
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     gpus = args.gpus if args.gpus is not None else float(torch.cuda.is_available())
-    return GridSpec(
+    spec = GridSpec(
         out=str(Path(args.out).resolve()), data=data, archs=archs, attentions=attentions,
         train_sizes=sizes, seeds=list(pick('seeds')), epochs=pick('epochs'),
         img_size=pick('img_size'), batch_size=pick('batch_size'), lr=pick('lr'),
@@ -111,7 +112,10 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
         model_kwargs=preset.model_kwargs, recipes=preset.recipes, preset=args.preset,
         threads=threads, gpus=gpus, device=args.device, pretrained=pretrained,
         attention_init=None if args.attention_init == 'default' else args.attention_init,
-        compile=args.compile, splits=splits)
+        compile=args.compile, splits=splits, select=pick('select'))
+    for split in spec.reported_splits():  # before anything is written
+        check_selection(spec.select, split)
+    return spec
 
 
 def run_grid(spec: GridSpec, executor: str = 'local', jobs: int = 1,
@@ -233,6 +237,9 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
     p.add_argument('--compile', choices=COMPILE, nargs='?', const='on',
                    help="classification cells' models through torch.compile, as loosen train "
                         "--compile (default: loosen train's)")
+    p.add_argument('--select', choices=SELECTS, help="the model each cell scores: 'last', "
+                   "the model after the last epoch (a fixed budget; the presets'), or 'best', "
+                   'the epoch best on val/ (needs a test/ split to report on)')
     p.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None)
     p.set_defaults(run=run)
     p = benches.add_parser('accuracy-plots', help='draw a finished accuracy grid\'s radars, '

@@ -36,6 +36,7 @@ class Preset:
     model_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
     recipes: bool = False                 # the paper's recipe per backbone (loosen.engine.recipes)
     det_img_size: int = 640
+    select: str = 'last'                  # the model each cell scores (selection.SELECTS)
 
 
 PRESETS: dict[str, Preset] = {
