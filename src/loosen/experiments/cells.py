@@ -15,14 +15,15 @@ import shutil
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..atomic import write_json
 from ..engine.config import EngineConfig
-from ..engine.test import run_test
-from ..engine.train import train
+from ..engine.test import TestResult, run_test
+from ..engine.train import TrainResult, train
 from ..models.release import YOLO_BATCH, YOLO_EPOCHS
 from .regimes import subset_info
 from .selection import chosen_checkpoint
@@ -51,6 +52,19 @@ def engine_config(spec: GridSpec, cell: Cell) -> EngineConfig:
         compile=spec.compile or config.compile)
 
 
+def train_and_test(config: EngineConfig, select: str, test_dir: Path, split: str | None = None,
+                   notes: list[str] | None = None, progress: bool | None = False
+                   ) -> tuple[TrainResult, TestResult]:
+    """Train ``config``, then test the model ``select`` picks on ``split`` (None: the
+    engine's, test/ or else val/) into ``test_dir``: every classification cell, the grid's
+    and ``loosen compare``'s."""
+    trained = train(config, notes, progress=progress)
+    tested = run_test(dataclasses.replace(
+        config, checkpoint=str(chosen_checkpoint(trained, config, select)), resume=None,
+        split=split or config.split, output_dir=str(test_dir)), progress=progress)
+    return trained, tested
+
+
 def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:
     config = engine_config(spec, cell)
     last = config.last_path()
@@ -58,11 +72,8 @@ def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:
         config.resume = str(last)
     else:  # nothing to resume: start in a clean folder
         shutil.rmtree(config.run_dir(), ignore_errors=True)
-    trained = train(config, progress=False)
-    tested = run_test(dataclasses.replace(  # the run folder train() used, wherever it was
-        config, checkpoint=str(chosen_checkpoint(trained, config, spec.select)), resume=None,
-        split=spec.reported_split(cell.split),
-        output_dir=str(spec.cell_dir(cell) / 'test')), progress=False)
+    trained, tested = train_and_test(config, spec.select, spec.cell_dir(cell) / 'test',
+                                     spec.reported_split(cell.split))
     metrics = tested.metrics
     epochs = len(trained.history)
     per_batch = trained.train_images // config.batch_size * config.batch_size

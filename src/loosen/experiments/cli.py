@@ -34,23 +34,12 @@ from ..errors import LoosenError, unknown_name
 from ..models import list_archs
 from ..models.release import DETECTION_ARCHS
 from .executors import EXECUTORS, Progress, get_executor
+from .flags import add_protocol_flags, int_list, name_list
 from .presets import PRESETS, get_preset
 from .regimes import SPLIT_KINDS, reported_split, write_sources, write_subset
 from .report import load_results, write_figures, write_outputs
-from .selection import SELECTS, check_selection
+from .selection import check_selection
 from .spec import BASELINE, GIVEN, GridSpec, read_result
-
-
-def _names(text: str) -> list[str]:
-    return [part.strip() for part in text.split(',') if part.strip()]
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(part) for part in _names(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a comma-separated list of whole '
-                                         'numbers, e.g. 4000,10000') from None
 
 
 def check_axes(archs: list[str], attentions: list[str], sizes: list[int]) -> list[str]:
@@ -204,13 +193,12 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
                         'else val/), or synthetic (default)')
     p.add_argument('--det-data', default='synthetic',
                    help='YOLOv5 dataset YAML for yolov5n/yolov5s cells, or synthetic (default)')
-    p.add_argument('--archs', type=_names, help='backbones, e.g. resnet34,alexnet,yolov5n')
-    p.add_argument('--attentions', type=_names, help='modules, e.g. plain,la,cbam (plain is '
+    p.add_argument('--archs', type=name_list, help='backbones, e.g. resnet34,alexnet,yolov5n')
+    p.add_argument('--attentions', type=name_list, help='modules, e.g. plain,la,cbam (plain is '
                    'always added)')
-    p.add_argument('--train-sizes', type=_ints, help='training images per regime, e.g. '
+    p.add_argument('--train-sizes', type=int_list, help='training images per regime, e.g. '
                    '4000,10000')
-    p.add_argument('--seeds', type=_ints, help='e.g. 0,1,2')
-    p.add_argument('--split', type=_names, default=[GIVEN], metavar='KIND[,KIND]',
+    p.add_argument('--split', type=name_list, default=[GIVEN], metavar='KIND[,KIND]',
                    help=f'{"|".join(SPLIT_KINDS)}: the data\'s own splits (default), or all its '
                         'frames pooled and split again per seed, 60/20/20, stratified at random '
                         "(the paper's protocol) or in time blocks with a gap (loosen's)")
@@ -237,9 +225,7 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
     p.add_argument('--compile', choices=COMPILE, nargs='?', const='on',
                    help="classification cells' models through torch.compile, as loosen train "
                         "--compile (default: loosen train's)")
-    p.add_argument('--select', choices=SELECTS, help="the model each cell scores: 'last', "
-                   "the model after the last epoch (a fixed budget; the presets'), or 'best', "
-                   'the epoch best on val/ (needs a test/ split to report on)')
+    add_protocol_flags(p, "every cell's seed (default: the preset's)", None)
     p.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None)
     p.set_defaults(run=run)
     p = benches.add_parser('accuracy-plots', help='draw a finished accuracy grid\'s radars, '
