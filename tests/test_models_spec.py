@@ -160,3 +160,21 @@ def test_timm_plugins_is_the_same_package_under_its_old_name():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ['loosen.models', 'True', str(len(list_archs()))]
+
+
+def test_the_comparison_protocol_imports_no_integration_and_no_bench_command():
+    """experiments/ names its detection runner by string (GridSpec.detector), so it imports
+    no YOLO code; of bench/ it uses the report helper only; bench imports no experiments."""
+    for path in sorted((SRC / 'experiments').glob('*.py')):
+        found = {m for m in _imports(path) if m.startswith(('loosen.yolo', 'loosen.bench'))}
+        assert found <= {'loosen.bench.report', 'loosen.bench.report.write_report'}, path.name
+    for path in sorted((SRC / 'bench').glob('*.py')):
+        assert not {m for m in _imports(path) if m.startswith('loosen.experiments')}, path.name
+
+
+def test_the_detection_runner_is_named_and_loaded_when_a_cell_runs():
+    from loosen.experiments.cells import load_runner
+    from loosen.experiments.spec import DETECTOR
+    from loosen.yolo import cells
+
+    assert load_runner(DETECTOR) is cells.detection

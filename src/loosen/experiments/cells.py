@@ -4,13 +4,15 @@ Classification cells train through the engine (``loosen train``) on their regime
 and test the model the spec's ``select`` names (``selection``: the model after the last
 epoch, a fixed budget, or the epoch best on val/ where test/ is reported); a killed cell
 resumes from its ``last.pth``. Detection cells train and validate through the YOLOv5
-integration (``loosen.yolo.api.train_val``) and start again when killed. Whatever a cell
+integration (``GridSpec.detector``, by default ``loosen.yolo.cells.detection``) and start
+again when killed. Whatever a cell
 raises is recorded in its row, so one failure does not stop the grid.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import shutil
 import time
 import traceback
@@ -24,7 +26,6 @@ from ..atomic import write_json
 from ..engine.config import EngineConfig
 from ..engine.test import TestResult, run_test
 from ..engine.train import TrainResult, train
-from ..models.release import YOLO_BATCH, YOLO_EPOCHS
 from .regimes import subset_info
 from .selection import chosen_checkpoint
 from .spec import GIVEN, Cell, GridSpec
@@ -89,22 +90,10 @@ def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:
             'first_val_loss': trained.history[0]['val_loss']}
 
 
-def detection(spec: GridSpec, cell: Cell) -> dict[str, Any]:
-    from ..yolo.api import train_val  # YOLOv5 loads for detection cells only
-    epochs = spec.epochs or YOLO_EPOCHS
-    found = train_val(f'{cell.arch}_{cell.attention}.yaml',
-                      str(spec.subset_dir(cell) / 'dataset.yaml'), epochs=epochs,
-                      imgsz=spec.det_img_size, batch=spec.batch_size or YOLO_BATCH,
-                      seed=cell.seed, out=spec.cell_dir(cell) / 'detect',
-                      device=spec.device or 'cpu', workers=0)
-    used = subset_info(spec, cell)['used']
-    return {'map50': found['map50'], 'map50_95': found['map50_95'],
-            'precision': found['precision'], 'recall': found['recall'],
-            'params': found['params'], 'gflops': found['gflops'], 'epochs': epochs,
-            'images_seen': epochs * used, 'train_seconds': found['seconds']}
-
-
-RUNNERS: dict[bool, CellRunner] = {False: classification, True: detection}  # by cell.detection
+def load_runner(path: str) -> CellRunner:
+    """The cell runner a ``'module:function'`` string names (``GridSpec.detector``)."""
+    module, _, name = path.partition(':')
+    return getattr(importlib.import_module(module), name)
 
 
 def cell_row(cell: Cell) -> dict[str, Any]:
@@ -122,7 +111,8 @@ def run_cell(spec: GridSpec, cell: Cell) -> dict[str, Any]:
     row = cell_row(cell)
     try:
         row['train_images'] = subset_info(spec, cell)['used']
-        row.update(RUNNERS[cell.detection](spec, cell), status='done')
+        runner = load_runner(spec.detector) if cell.detection else classification
+        row.update(runner(spec, cell), status='done')
     except Exception as error:  # recorded in the row: the grid goes on without this cell
         traceback.print_exc()
         row.update(status='failed', error=f'{type(error).__name__}: {" ".join(str(error).split())}')

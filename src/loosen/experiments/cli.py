@@ -33,13 +33,13 @@ from ..engine.config import COMPILE
 from ..errors import LoosenError, unknown_name
 from ..models import list_archs
 from ..models.release import DETECTION_ARCHS
-from .executors import EXECUTORS, Progress, get_executor
+from .executors import EXECUTORS, run_grid
 from .flags import add_protocol_flags, int_list, name_list
 from .presets import PRESETS, get_preset
-from .regimes import SPLIT_KINDS, reported_split, write_sources, write_subset
+from .regimes import SPLIT_KINDS, reported_split
 from .report import load_results, write_figures, write_outputs
 from .selection import check_selection
-from .spec import BASELINE, GIVEN, GridSpec, read_result
+from .spec import BASELINE, GIVEN, GridSpec
 
 
 def check_axes(archs: list[str], attentions: list[str], sizes: list[int]) -> list[str]:
@@ -105,27 +105,6 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
     for split in spec.reported_splits():  # before anything is written
         check_selection(spec.select, split)
     return spec
-
-
-def run_grid(spec: GridSpec, executor: str = 'local', jobs: int = 1,
-             address: str | None = None, progress: bool | None = None) -> int:
-    """Run the cells of ``spec`` not done yet (never run, killed or failed); returns how many
-    failed."""
-    spec.root.mkdir(parents=True, exist_ok=True)
-    spec.save()
-    write_sources(spec)
-    for cell in spec.cells():
-        write_subset(spec, cell)
-    results = {c: read_result(spec, c) for c in spec.cells()}
-    finished = [row for row in results.values() if row is not None and row['status'] == 'done']
-    todo = [c for c, row in results.items() if row is None or row['status'] == 'failed']
-    bar = Progress(len(spec.cells()), finished, progress)
-    try:
-        if todo:
-            get_executor(executor)(spec, todo, bar, jobs=jobs, address=address)
-    finally:
-        bar.close()
-    return bar.failed
 
 
 def header(spec: GridSpec, argv: list[str], seconds: float) -> str:

@@ -26,10 +26,13 @@ from ..models.release import DETECTION_ARCHS
 BASELINE = 'plain'
 GIVEN = 'given'  # the split kind that keeps the data's own splits
 RESPLIT_FRACTIONS = {'train': 0.6, 'val': 0.2, 'test': 0.2}  # every other kind's fractions
+# the detection cells' runner, with the YOLOv5 integration (a layer above): named, and
+# imported only when a detection cell runs
+DETECTOR = 'loosen.yolo.cells:detection'
 # settings that change a cell's numbers: a grid folder keeps them for good
 BUDGET_FIELDS = ('data', 'det_data', 'test_split', 'epochs', 'img_size', 'batch_size', 'lr',
                  'eval_per_class', 'model_kwargs', 'recipes', 'det_img_size', 'threads',
-                 'device', 'pretrained', 'attention_init', 'select')
+                 'device', 'pretrained', 'attention_init', 'select', 'det_weights', 'detector')
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class GridSpec:
     compile: str | None = None      # torch.compile of cells' models; None: the engine's default
     splits: list[str] = field(default_factory=lambda: [GIVEN])  # the split axis
     select: str = 'last'            # the model each cell scores: selection.SELECTS
+    det_weights: str | None = None  # the checkpoint every detection cell fine-tunes from
+    detector: str = DETECTOR        # 'module:function' of the detection cells' runner
 
     @property
     def split_axis(self) -> bool:
