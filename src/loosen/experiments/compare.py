@@ -293,8 +293,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     demo.add_argument('--out', default='runs/demo', help='where the data, runs and report go')
     demo.add_argument('--per-class', type=int, default=400, help='synthetic frames per class')
     demo.add_argument('--size', type=int, default=128, help='frame and input size in pixels')
-    demo.add_argument('--epochs', type=int, default=20, help='epochs per model')
-    demo.add_argument('--batch-size', type=int, default=32, help='images per batch')
+    demo.add_argument('--epochs', type=int, default=EngineConfig.epochs, help='epochs per model')
+    demo.add_argument('--batch-size', type=int, default=EngineConfig.batch_size,
+                      help='images per batch')
     demo.add_argument('--lr', type=float, default=2e-3, help='peak learning rate')
     demo.add_argument('--width', type=float, default=0.5, help='MobileNet width multiplier')
     demo.add_argument('--seed', type=int, default=0, help='seed of the data and the training')

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..engine.config import EngineConfig
 from ..errors import unknown_name
 from ..models import get_arch, list_archs
 from ..models.release import PAPER_GRID
@@ -22,7 +23,8 @@ NARROW_KWARGS: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class Preset:
-    """Defaults of one grid. ``epochs``/``lr``/``batch_size`` of None: the recipe's."""
+    """Defaults of one grid. ``epochs``/``lr``/``batch_size`` of None: the recipe's; where a
+    preset's value is the engine's (``EngineConfig``), it is read from there."""
 
     archs: tuple[str, ...]
     attentions: tuple[str, ...]
@@ -45,8 +47,8 @@ PRESETS: dict[str, Preset] = {
                     lr=2e-3, eval_per_class=4, model_kwargs=NARROW_KWARGS, det_img_size=64),
     'cpu': Preset(archs=('mobilenetv1', 'resnet34', 'alexnet', 'zfnet'),
                   attentions=('plain', 'la', 'cbam'), train_sizes=(256, 640), seeds=(0, 1, 2),
-                  epochs=8, img_size=64, batch_size=32, lr=2e-3, eval_per_class=50,
-                  model_kwargs=NARROW_KWARGS, det_img_size=128),
+                  epochs=8, img_size=64, batch_size=EngineConfig.batch_size, lr=2e-3,
+                  eval_per_class=50, model_kwargs=NARROW_KWARGS, det_img_size=128),
     'paper': Preset(**PAPER_GRID, epochs=None, batch_size=None, lr=None, recipes=True),
 }
 
