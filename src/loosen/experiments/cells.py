@@ -1,4 +1,4 @@
-"""One cell of the accuracy grid: train, test, and the cell's row of ``results.csv``.
+"""One cell of a grid: train, test, and the cell's row of ``results.csv``.
 
 Classification cells train through the engine (``loosen train``) on their regime's subset
 and test the model the spec's ``select`` names (``selection``: the model after the last

@@ -1,5 +1,6 @@
-"""The accuracy grid: its cells (arch, attention, training size, seed), the settings every
-cell shares, and where each cell keeps its run and its result.
+"""A grid of the comparison protocol (``loosen bench accuracy``; the detect part of
+``loosen bench yolo``): its cells (arch, attention, training size, seed), the settings
+every cell shares, and where each cell keeps its run and its result.
 
 A grid lives in one folder: ``grid.json`` (the settings), ``data/`` (the synthetic sets it
 wrote), ``subsets/[<split>_]n<size>_s<seed>[_det]/`` (the training subset of each regime and
