@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..bench.report import write_report
 from ..commands import summary
 from ..data import write_synthetic
 from ..engine.config import EngineConfig, default_workers
 from ..engine.flags import COMPARE_DIR, DefaultsFormatter, add_flags, config_from_args
 from ..errors import LoosenError
+from ..report import write_report
 from .flags import add_protocol_flags
 from .selection import SELECTS, check_selection
 

@@ -37,10 +37,10 @@ import torch
 
 from ..atomic import atomic_write
 from ..bench.flops import count_flops, percent_over
-from ..bench.report import write_report
 from ..bench.timing import forward_call, keep_freed_memory, measure
 from ..errors import LoosenError
 from ..options import add_budget, add_out, add_rounds, add_threads
+from ..report import write_report
 
 if TYPE_CHECKING:
     from ..experiments.spec import GridSpec
