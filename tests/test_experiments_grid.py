@@ -2,6 +2,7 @@
 where it stopped, Ray gives the local executor's numbers, and the report's statistics
 and radar plot say what they should."""
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -51,6 +52,7 @@ def test_smoke_preset_writes_every_output(smoke):
         assert {'f1_arc', 'f1_drapery', 'f1_hotspot', 'f1_radial', 'balanced_accuracy',
                 'loss', 'params', 'train_seconds'} <= set(row)
         assert int(row['images_seen']) == 2 * 24  # 2 epochs of 24 images in batches of 8
+        assert int(row['scored_epoch']) == 2  # the presets' select: the last epoch
     # the attention module is the only difference: LA adds its parameters, at AlexNet's
     # release spot 32 heads: 2*32*1 + 1 + 32 + 3 = 100
     for seed in (0, 1):
@@ -215,3 +217,32 @@ def test_detection_cells_report_map(tmp_path):
     for row in rows.values():
         assert row['status'] == 'done' and 0 <= float(row['map50']) <= 1
         assert int(row['train_images']) == 24
+
+
+def test_select_best_scores_the_best_epoch_and_never_on_the_split_it_picked_on(tmp_path, capsys):
+    only_val = write_synthetic(tmp_path / 'data', 10, 32, classes=['arc', 'clear'],
+                               split={'train': 0.6, 'val': 0.4, 'test': 0})
+    for flags in (['--data', str(only_val)], ['--archs', 'yolov5n']):  # both report on val/
+        out = tmp_path / 'refused'
+        assert main([*SMOKE, *flags, '--select', 'best', '--out', str(out)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and not out.exists()
+        assert '--select last' in err and 'loosen data split' in err
+    out = tmp_path / 'best'
+    assert main([*SMOKE, '--archs', 'mobilenetv1', '--attentions', 'la', '--seeds', '0',
+                 '--epochs', '3', '--select', 'best', '--out', str(out)]) == 0
+    for row in _rows(out / 'results.csv').values():
+        history = pd.read_csv(out / 'cells' / row['key'] / 'train' / 'metrics.csv')
+        best = history.loc[history['val_macro_f1'].idxmax(), 'epoch']
+        assert int(row['scored_epoch']) == best and row['status'] == 'done'
+    assert GridSpec.load(out).select == 'best'
+    assert 'of the epoch best on val/' in (out / 'report.md').read_text()
+
+
+def test_a_grid_written_before_select_resumes_as_last(tmp_path):
+    spec = spec_from_args(build_parser('bench').parse_args([*SMOKE, '--out', str(tmp_path)]))
+    spec.save()
+    old = {k: v for k, v in spec.to_dict().items() if k != 'select'}
+    (tmp_path / 'grid.json').write_text(json.dumps(old))
+    spec.save()  # the same budget: no refusal
+    assert GridSpec.load(tmp_path).select == 'last'

@@ -160,3 +160,13 @@ def test_timm_plugins_is_the_same_package_under_its_old_name():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ['loosen.models', 'True', str(len(list_archs()))]
+
+
+def test_the_detection_runner_is_named_and_loaded_when_a_cell_runs():
+    """experiments/ names its detection runner by string (tests/test_layers.py: it imports
+    no YOLO code); the name loads the YOLO side's cell."""
+    from loosen.experiments.cells import load_runner
+    from loosen.experiments.spec import DETECTOR
+    from loosen.yolo import cells
+
+    assert load_runner(DETECTOR) is cells.detection

@@ -70,7 +70,7 @@ FILES: list[tuple[str, str]] = [
 # a README line (a piece of it) -> why it does not run here
 SKIPPED: dict[str, str] = {
     'make demo': 'builds .venv and installs loosen; it runs loosen demo, which '
-                 'tests/test_engine_compare.py runs small',
+                 'tests/test_experiments_compare.py runs small',
     'make test': 'installs loosen and runs this test suite',
     '--data coco128.yaml': 'coco128 without its images (loosen never downloads them)',
     'bench la --threads 1 --budget 30 --compile': 'torch.compile of every contender takes '

@@ -4,6 +4,7 @@ statistics (mean ± std over seeds, the difference from plain paired by seed), i
 of runs, and the whole part on a tiny budget."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def test_cost_rows_compare_with_yolov5s_own_model():
 
 
 def result(map50: float, map50_95: float) -> dict:
-    return {'map50': map50, 'map50_95': map50_95, 'params': 10, 'seconds': 2.0,
+    return {'map50': map50, 'map50_95': map50_95, 'params': 10, 'train_seconds': 2.0,
             'cpu_seconds': 1.5}
 
 
@@ -73,8 +74,12 @@ def test_detect_pretrains_then_fine_tunes_every_variant_from_it(tmp_path):
                            timeout=900)
     assert first.returncode == 0, first.stderr[-3000:]
     best = tmp_path / 'runs' / 'pretrain' / 'weights' / 'best.pt'
+    grid = tmp_path / 'runs' / 'finetune'  # a grid of the protocol: its cells, its results
     for attention in ('plain', 'la'):
-        run = tmp_path / 'runs' / 'finetune' / f'yolov5n_{attention}_s0'
+        row = json.loads((grid / 'cells' / f'yolov5n_{attention}_n4_s0' / 'result.json')
+                         .read_text())
+        assert row['status'] == 'done' and row['train_images'] == 4  # all of the 5 frames' train
+        run = grid / 'cells' / f'yolov5n_{attention}_n4_s0' / 'detect'
         opt = yaml.safe_load((run / 'opt.yaml').read_text())
         assert Path(opt['cfg']).name == f'yolov5n_{attention}.yaml'  # resolved in the cache
         assert opt['weights'] == str(best)

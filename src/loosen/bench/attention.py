@@ -19,8 +19,8 @@ import torch
 
 from ..attention import create_attention, get_attention, list_attentions
 from ..options import add_budget, add_out, add_rounds
+from ..report import write_report
 from .flops import count_flops, parse_shape
-from .report import write_report
 from .timing import forward_call, keep_freed_memory, measure, training_call
 
 DEFAULT_SHAPES = ((8, 256, 28, 28), (8, 64, 112, 112))

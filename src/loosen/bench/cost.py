@@ -21,8 +21,8 @@ from ..attention import list_attentions
 from ..models import create_model, get_arch, list_archs
 from ..models.release import DETECTION
 from ..options import add_budget, add_out, add_rounds, add_threads
+from ..report import write_report
 from .flops import count_flops, percent_over
-from .report import write_report
 from .timing import bench_clock, forward_call, keep_freed_memory, measure
 
 MODULES = DETECTION  # every module of the release: its classification and detection runs

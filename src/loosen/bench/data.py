@@ -38,7 +38,7 @@ from ..data.synth import CORE_CLASSES, render_frame
 from ..data.tree import collect_frames
 from ..data.yrs import default_yrs_dir
 from ..options import add_out, add_rounds
-from .report import write_report
+from ..report import write_report
 from .timing import measure
 
 TARGET = 200.0  # frames per second at 224x224 on one core

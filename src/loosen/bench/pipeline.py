@@ -40,7 +40,7 @@ from ..engine.data import make_loader, make_transform
 from ..engine.runtime import Runtime
 from ..engine.train import Prepared, Trainer, prepare
 from ..options import add_out, add_rounds, add_threads
-from .report import write_report
+from ..report import write_report
 from .timing import bench_clock, forward_call, keep_freed_memory, measure
 
 TARGET = 0.15  # the most of an epoch the pipeline may cost

@@ -1,30 +1,33 @@
-"""One cell of the accuracy grid: train, test, and the cell's row of ``results.csv``.
+"""One cell of a grid: train, test, and the cell's row of ``results.csv``.
 
 Classification cells train through the engine (``loosen train``) on their regime's subset
-and test the model as it is after the last epoch (a fixed budget: no model is picked on
-the split that is reported, which matters where val/ is the test set); a killed cell
+and test the model the spec's ``select`` names (``selection``: the model after the last
+epoch, a fixed budget, or the epoch best on val/ where test/ is reported); a killed cell
 resumes from its ``last.pth``. Detection cells train and validate through the YOLOv5
-integration (``loosen.yolo.api.train_val``) and start again when killed. Whatever a cell
+integration (``GridSpec.detector``, by default ``loosen.yolo.cells.detection``) and start
+again when killed. Whatever a cell
 raises is recorded in its row, so one failure does not stop the grid.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import shutil
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..atomic import write_json
 from ..engine.config import EngineConfig
-from ..engine.test import run_test
-from ..engine.train import train
-from ..models.release import YOLO_BATCH, YOLO_EPOCHS
+from ..engine.test import TestResult, run_test
+from ..engine.train import TrainResult, train
 from .regimes import subset_info
+from .selection import chosen_checkpoint
 from .spec import GIVEN, Cell, GridSpec
 
 CellRunner = Callable[[GridSpec, Cell], dict[str, Any]]
@@ -50,6 +53,19 @@ def engine_config(spec: GridSpec, cell: Cell) -> EngineConfig:
         compile=spec.compile or config.compile)
 
 
+def train_and_test(config: EngineConfig, select: str, test_dir: Path, split: str | None = None,
+                   notes: list[str] | None = None, progress: bool | None = False
+                   ) -> tuple[TrainResult, TestResult]:
+    """Train ``config``, then test the model ``select`` picks on ``split`` (None: the
+    engine's, test/ or else val/) into ``test_dir``: every classification cell, the grid's
+    and ``loosen compare``'s."""
+    trained = train(config, notes, progress=progress)
+    tested = run_test(dataclasses.replace(
+        config, checkpoint=str(chosen_checkpoint(trained, config, select)), resume=None,
+        split=split or config.split, output_dir=str(test_dir)), progress=progress)
+    return trained, tested
+
+
 def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:
     config = engine_config(spec, cell)
     last = config.last_path()
@@ -57,39 +73,27 @@ def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:
         config.resume = str(last)
     else:  # nothing to resume: start in a clean folder
         shutil.rmtree(config.run_dir(), ignore_errors=True)
-    trained = train(config, progress=False)
-    tested = run_test(dataclasses.replace(  # the run folder train() used, wherever it was
-        config, checkpoint=str(trained.run_dir / last.name), resume=None,
-        split=spec.reported_split(cell.split),
-        output_dir=str(spec.cell_dir(cell) / 'test')), progress=False)
+    trained, tested = train_and_test(config, spec.select, spec.cell_dir(cell) / 'test',
+                                     spec.reported_split(cell.split))
     metrics = tested.metrics
+    epochs = len(trained.history)
     per_batch = trained.train_images // config.batch_size * config.batch_size
     return {'accuracy': metrics['accuracy'], 'macro_f1': metrics['macro_f1'],
             'balanced_accuracy': metrics['balanced_accuracy'], 'loss': metrics['loss'],
             **{f'f1_{k}': v for k, v in metrics['per_class_f1'].items()},
             'test_images': metrics['images'], 'params': trained.params,
-            'epochs': len(trained.history), 'images_seen': per_batch * len(trained.history),
+            'epochs': epochs,
+            'scored_epoch': trained.best['epoch'] if spec.select == 'best' else epochs,
+            'images_seen': per_batch * epochs,
             'train_seconds': sum(row['seconds'] for row in trained.history),
             'first_train_loss': trained.history[0]['train_loss'],  # how the start went
             'first_val_loss': trained.history[0]['val_loss']}
 
 
-def detection(spec: GridSpec, cell: Cell) -> dict[str, Any]:
-    from ..yolo.api import train_val  # YOLOv5 loads for detection cells only
-    epochs = spec.epochs or YOLO_EPOCHS
-    found = train_val(f'{cell.arch}_{cell.attention}.yaml',
-                      str(spec.subset_dir(cell) / 'dataset.yaml'), epochs=epochs,
-                      imgsz=spec.det_img_size, batch=spec.batch_size or YOLO_BATCH,
-                      seed=cell.seed, out=spec.cell_dir(cell) / 'detect',
-                      device=spec.device or 'cpu', workers=0)
-    used = subset_info(spec, cell)['used']
-    return {'map50': found['map50'], 'map50_95': found['map50_95'],
-            'precision': found['precision'], 'recall': found['recall'],
-            'params': found['params'], 'gflops': found['gflops'], 'epochs': epochs,
-            'images_seen': epochs * used, 'train_seconds': found['seconds']}
-
-
-RUNNERS: dict[bool, CellRunner] = {False: classification, True: detection}  # by cell.detection
+def load_runner(path: str) -> CellRunner:
+    """The cell runner a ``'module:function'`` string names (``GridSpec.detector``)."""
+    module, _, name = path.partition(':')
+    return getattr(importlib.import_module(module), name)
 
 
 def cell_row(cell: Cell) -> dict[str, Any]:
@@ -107,7 +111,8 @@ def run_cell(spec: GridSpec, cell: Cell) -> dict[str, Any]:
     row = cell_row(cell)
     try:
         row['train_images'] = subset_info(spec, cell)['used']
-        row.update(RUNNERS[cell.detection](spec, cell), status='done')
+        runner = load_runner(spec.detector) if cell.detection else classification
+        row.update(runner(spec, cell), status='done')
     except Exception as error:  # recorded in the row: the grid goes on without this cell
         traceback.print_exc()
         row.update(status='failed', error=f'{type(error).__name__}: {" ".join(str(error).split())}')

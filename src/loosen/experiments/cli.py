@@ -33,23 +33,13 @@ from ..engine.config import COMPILE
 from ..errors import LoosenError, unknown_name
 from ..models import list_archs
 from ..models.release import DETECTION_ARCHS
-from .executors import EXECUTORS, Progress, get_executor
+from .executors import EXECUTORS, run_grid
+from .flags import add_protocol_flags, int_list, name_list
 from .presets import PRESETS, get_preset
-from .regimes import SPLIT_KINDS, reported_split, write_sources, write_subset
+from .regimes import SPLIT_KINDS, reported_split
 from .report import load_results, write_figures, write_outputs
-from .spec import BASELINE, GIVEN, GridSpec, read_result
-
-
-def _names(text: str) -> list[str]:
-    return [part.strip() for part in text.split(',') if part.strip()]
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(part) for part in _names(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a comma-separated list of whole '
-                                         'numbers, e.g. 4000,10000') from None
+from .selection import check_selection
+from .spec import BASELINE, GIVEN, GridSpec
 
 
 def check_axes(archs: list[str], attentions: list[str], sizes: list[int]) -> list[str]:
@@ -101,7 +91,7 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
         pretrained = str(Path(pretrained).resolve())
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     gpus = args.gpus if args.gpus is not None else float(torch.cuda.is_available())
-    return GridSpec(
+    spec = GridSpec(
         out=str(Path(args.out).resolve()), data=data, archs=archs, attentions=attentions,
         train_sizes=sizes, seeds=list(pick('seeds')), epochs=pick('epochs'),
         img_size=pick('img_size'), batch_size=pick('batch_size'), lr=pick('lr'),
@@ -111,28 +101,10 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
         model_kwargs=preset.model_kwargs, recipes=preset.recipes, preset=args.preset,
         threads=threads, gpus=gpus, device=args.device, pretrained=pretrained,
         attention_init=None if args.attention_init == 'default' else args.attention_init,
-        compile=args.compile, splits=splits)
-
-
-def run_grid(spec: GridSpec, executor: str = 'local', jobs: int = 1,
-             address: str | None = None, progress: bool | None = None) -> int:
-    """Run the cells of ``spec`` not done yet (never run, killed or failed); returns how many
-    failed."""
-    spec.root.mkdir(parents=True, exist_ok=True)
-    spec.save()
-    write_sources(spec)
-    for cell in spec.cells():
-        write_subset(spec, cell)
-    results = {c: read_result(spec, c) for c in spec.cells()}
-    finished = [row for row in results.values() if row is not None and row['status'] == 'done']
-    todo = [c for c, row in results.items() if row is None or row['status'] == 'failed']
-    bar = Progress(len(spec.cells()), finished, progress)
-    try:
-        if todo:
-            get_executor(executor)(spec, todo, bar, jobs=jobs, address=address)
-    finally:
-        bar.close()
-    return bar.failed
+        compile=args.compile, splits=splits, select=pick('select'))
+    for split in spec.reported_splits():  # before anything is written
+        check_selection(spec.select, split)
+    return spec
 
 
 def header(spec: GridSpec, argv: list[str], seconds: float) -> str:
@@ -200,13 +172,12 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
                         'else val/), or synthetic (default)')
     p.add_argument('--det-data', default='synthetic',
                    help='YOLOv5 dataset YAML for yolov5n/yolov5s cells, or synthetic (default)')
-    p.add_argument('--archs', type=_names, help='backbones, e.g. resnet34,alexnet,yolov5n')
-    p.add_argument('--attentions', type=_names, help='modules, e.g. plain,la,cbam (plain is '
+    p.add_argument('--archs', type=name_list, help='backbones, e.g. resnet34,alexnet,yolov5n')
+    p.add_argument('--attentions', type=name_list, help='modules, e.g. plain,la,cbam (plain is '
                    'always added)')
-    p.add_argument('--train-sizes', type=_ints, help='training images per regime, e.g. '
+    p.add_argument('--train-sizes', type=int_list, help='training images per regime, e.g. '
                    '4000,10000')
-    p.add_argument('--seeds', type=_ints, help='e.g. 0,1,2')
-    p.add_argument('--split', type=_names, default=[GIVEN], metavar='KIND[,KIND]',
+    p.add_argument('--split', type=name_list, default=[GIVEN], metavar='KIND[,KIND]',
                    help=f'{"|".join(SPLIT_KINDS)}: the data\'s own splits (default), or all its '
                         'frames pooled and split again per seed, 60/20/20, stratified at random '
                         "(the paper's protocol) or in time blocks with a gap (loosen's)")
@@ -233,6 +204,7 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
     p.add_argument('--compile', choices=COMPILE, nargs='?', const='on',
                    help="classification cells' models through torch.compile, as loosen train "
                         "--compile (default: loosen train's)")
+    add_protocol_flags(p, "every cell's seed (default: the preset's)", None)
     p.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None)
     p.set_defaults(run=run)
     p = benches.add_parser('accuracy-plots', help='draw a finished accuracy grid\'s radars, '

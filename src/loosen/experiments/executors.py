@@ -19,6 +19,7 @@ from tqdm import tqdm
 from ..atomic import write_json
 from ..errors import unknown_name
 from .cells import cell_row, execute
+from .regimes import write_sources, write_subset
 from .spec import Cell, GridSpec, read_result
 
 ATTEMPTS = 2  # a cell whose process dies is tried this many times in all
@@ -107,3 +108,24 @@ def get_executor(name: str) -> Executor:
     if name not in EXECUTORS:
         raise unknown_name('executor', name, EXECUTORS)
     return EXECUTORS[name]
+
+
+def run_grid(spec: GridSpec, executor: str = 'local', jobs: int = 1,
+             address: str | None = None, progress: bool | None = None) -> int:
+    """Run the cells of ``spec`` not done yet (never run, killed or failed); returns how many
+    failed."""
+    spec.root.mkdir(parents=True, exist_ok=True)
+    spec.save()
+    write_sources(spec)
+    for cell in spec.cells():
+        write_subset(spec, cell)
+    results = {c: read_result(spec, c) for c in spec.cells()}
+    finished = [row for row in results.values() if row is not None and row['status'] == 'done']
+    todo = [c for c, row in results.items() if row is None or row['status'] == 'failed']
+    bar = Progress(len(spec.cells()), finished, progress)
+    try:
+        if todo:
+            get_executor(executor)(spec, todo, bar, jobs=jobs, address=address)
+    finally:
+        bar.close()
+    return bar.failed

@@ -32,7 +32,7 @@ def interval_name(gains: pd.DataFrame) -> str:
 def gain_figure(gains: pd.DataFrame, archs: list[str], attentions: list[str], title: str,
                 score: str) -> Figure:
     """Bars: mean gain in points per arch and module, one panel per size; error bars: the
-    t-interval of ``summary.paired_gain``."""
+    t-interval of ``statistics.paired_gain``."""
     sizes = sorted(gains['size'].unique())
     fig = Figure(figsize=(2.4 + 1.2 * len(archs), 1.2 + 2.8 * len(sizes)), layout='constrained')
     axes = fig.subplots(len(sizes), 1, squeeze=False, sharey=True)

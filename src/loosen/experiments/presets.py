@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..engine.config import EngineConfig
 from ..errors import unknown_name
 from ..models import get_arch, list_archs
 from ..models.release import PAPER_GRID
@@ -24,7 +25,8 @@ NARROW_KWARGS: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class Preset:
-    """Defaults of one grid. ``epochs``/``lr``/``batch_size`` of None: the recipe's."""
+    """Defaults of one grid. ``epochs``/``lr``/``batch_size`` of None: the recipe's; where a
+    preset's value is the engine's (``EngineConfig``), it is read from there."""
 
     archs: tuple[str, ...]
     attentions: tuple[str, ...]
@@ -38,6 +40,7 @@ class Preset:
     model_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
     recipes: bool = False                 # the paper's recipe per backbone (loosen.engine.recipes)
     det_img_size: int = 640
+    select: str = 'last'                  # the model each cell scores (selection.SELECTS)
 
 
 PRESETS: dict[str, Preset] = {
@@ -46,8 +49,8 @@ PRESETS: dict[str, Preset] = {
                     lr=2e-3, eval_per_class=4, model_kwargs=NARROW_KWARGS, det_img_size=64),
     'cpu': Preset(archs=('mobilenetv1', 'resnet34', 'alexnet', 'zfnet'),
                   attentions=('plain', 'la', 'cbam'), train_sizes=(256, 640), seeds=(0, 1, 2),
-                  epochs=8, img_size=64, batch_size=32, lr=2e-3, eval_per_class=50,
-                  model_kwargs=NARROW_KWARGS, det_img_size=128),
+                  epochs=8, img_size=64, batch_size=EngineConfig.batch_size, lr=2e-3,
+                  eval_per_class=50, model_kwargs=NARROW_KWARGS, det_img_size=128),
     'paper': Preset(**PAPER_GRID, epochs=None, batch_size=None, lr=None, recipes=True),
 }
 

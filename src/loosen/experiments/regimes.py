@@ -146,11 +146,7 @@ def _detection_subset(spec: GridSpec, cell: Cell, fresh: Path) -> dict[str, Any]
     source = detection_yaml(spec)
     data = yaml.safe_load(source.read_text())
     base = Path(data.get('path') or source.parent)
-    train = base / data['train']
-    if not train.is_dir():
-        raise LoosenError(f'the train entry of {source} must be a folder of images for the grid '
-                          f'to subsample it (it is {data["train"]!r})')
-    images = sorted(str(p.resolve()) for p in train.rglob('*') if is_image_file(p))
+    images = detection_images(source)
     used = min(cell.size, len(images))
     picked = sorted(np.random.default_rng(cell.seed).choice(images, used, replace=False))
     (fresh / 'train.txt').write_text('\n'.join(picked) + '\n')
@@ -158,6 +154,16 @@ def _detection_subset(spec: GridSpec, cell: Cell, fresh: Path) -> dict[str, Any]
               'train': str((spec.subset_dir(cell) / 'train.txt').resolve())}
     (fresh / 'dataset.yaml').write_text(yaml.safe_dump(listed, sort_keys=False))
     return {'requested': cell.size, 'available': len(images), 'used': used}
+
+
+def detection_images(source: Path) -> list[str]:
+    """The training images of the YOLOv5 dataset YAML ``source``, sorted, as absolute paths."""
+    data = yaml.safe_load(Path(source).read_text())
+    train = Path(data.get('path') or Path(source).parent) / data['train']
+    if not train.is_dir():
+        raise LoosenError(f'the train entry of {source} must be a folder of images for the grid '
+                          f'to subsample it (it is {data["train"]!r})')
+    return sorted(str(p.resolve()) for p in train.rglob('*') if is_image_file(p))
 
 
 def subset_info(spec: GridSpec, cell: Cell) -> dict[str, Any]:

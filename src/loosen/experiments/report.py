@@ -18,6 +18,7 @@ from ..errors import LoosenError
 from .plots import gain_figure, heatmap_figure
 from .radar import radar_data, radar_figure
 from .regimes import HONEST_SPLIT, subset_info
+from .selection import SELECTS
 from .spec import BASELINE, GIVEN, GridSpec
 from .statistics import (
     CONFIDENCE,
@@ -134,7 +135,7 @@ def write_outputs(spec: GridSpec, header: str) -> pd.DataFrame:
                  f'{len(spec.cells()) - len(frame)} not run, of {len(spec.cells())}, '
                  f'{frame["wall_seconds"].sum() / 60 if len(frame) else 0:.0f} min of cell time '
                  'in all (sum over cells). '
-                 f'**Score:** {score_name(spec)}, of the model after the last epoch.')
+                 f'**Score:** {score_name(spec)}, of {SELECTS[spec.select]}.')
     for row in failed.itertuples():
         lines.append(f'- failed: `{row.key}`: {row.error}')
     lines += ['', '## Training subsets', '', _subsets(spec)]
@@ -281,7 +282,7 @@ def _seeds(stats: pd.DataFrame) -> str:
 
 
 def radar_caption(spec: GridSpec, stats: pd.DataFrame, size: int, split: str = GIVEN) -> str:
-    return (f'Vertices: {score_name(spec, split)} of the model after the last epoch, trained on '
+    return (f'Vertices: {score_name(spec, split)} of {SELECTS[spec.select]}, trained on '
             f'{size} images, mean over {_seeds(stats)} seed(s); whiskers: ± 1 std over '
             'seeds; beside each axis: mean ± std per module.')
 

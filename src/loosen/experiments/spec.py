@@ -1,5 +1,6 @@
-"""The accuracy grid: its cells (arch, attention, training size, seed), the settings every
-cell shares, and where each cell keeps its run and its result.
+"""A grid of the comparison protocol (``loosen bench accuracy``; the detect part of
+``loosen bench yolo``): its cells (arch, attention, training size, seed), the settings
+every cell shares, and where each cell keeps its run and its result.
 
 A grid lives in one folder: ``grid.json`` (the settings), ``data/`` (the synthetic sets it
 wrote), ``subsets/[<split>_]n<size>_s<seed>[_det]/`` (the training subset of each regime and
@@ -26,10 +27,13 @@ from ..models.release import DETECTION_ARCHS
 BASELINE = 'plain'
 GIVEN = 'given'  # the split kind that keeps the data's own splits
 RESPLIT_FRACTIONS = {'train': 0.6, 'val': 0.2, 'test': 0.2}  # every other kind's fractions
+# the detection cells' runner, with the YOLOv5 integration (a layer above): named, and
+# imported only when a detection cell runs
+DETECTOR = 'loosen.yolo.cells:detection'
 # settings that change a cell's numbers: a grid folder keeps them for good
 BUDGET_FIELDS = ('data', 'det_data', 'test_split', 'epochs', 'img_size', 'batch_size', 'lr',
                  'eval_per_class', 'model_kwargs', 'recipes', 'det_img_size', 'threads',
-                 'device', 'pretrained', 'attention_init')
+                 'device', 'pretrained', 'attention_init', 'select', 'det_weights', 'detector')
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,9 @@ class GridSpec:
     attention_init: str | None = None  # 'identity': every module starts as the identity
     compile: str | None = None      # torch.compile of cells' models; None: the engine's default
     splits: list[str] = field(default_factory=lambda: [GIVEN])  # the split axis
+    select: str = 'last'            # the model each cell scores: selection.SELECTS
+    det_weights: str | None = None  # the checkpoint every detection cell fine-tunes from
+    detector: str = DETECTOR        # 'module:function' of the detection cells' runner
 
     @property
     def split_axis(self) -> bool:
@@ -122,6 +129,10 @@ class GridSpec:
     def result_path(self, cell: Cell) -> Path:
         return self.cell_dir(cell) / 'result.json'
 
+    def reported_splits(self) -> set[str]:
+        """The splits the cells are scored on (``reported_split``), val/ for detection cells."""
+        return {'val' if c.detection else self.reported_split(c.split) for c in self.cells()}
+
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self)))  # tuples become lists
 
@@ -133,7 +144,7 @@ class GridSpec:
         """Write ``grid.json``; a folder that already holds a grid must share its budget."""
         path = self.root / 'grid.json'
         if path.is_file():
-            old = json.loads(path.read_text())
+            old = GridSpec.load(self.root).to_dict()  # a field it predates: its default
             new = self.to_dict()
             changed = [k for k in BUDGET_FIELDS if old.get(k) != new.get(k)]
             if changed:

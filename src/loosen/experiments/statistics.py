@@ -9,6 +9,8 @@ interval and t-test over the seeds of each.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
@@ -63,6 +65,20 @@ def paired_gain(diffs: np.ndarray) -> dict[str, float]:
     return {'gain': mean, 'low': mean - half, 'high': mean + half, 'p': p, 'pairs': n}
 
 
+def beyond_noise(low: Any, high: Any) -> Any:
+    """Whether an interval (or a column of them) leaves out zero: a difference beyond noise."""
+    return (low > 0) | (high < 0)
+
+
+def paired_text(found: dict[str, float], digits: int = 2) -> str:
+    """``paired_gain``'s result in words: the difference, its interval and the verdict."""
+    if np.isnan(found['low']):
+        return f"{found['gain']:+.{digits}f} (one seed: no noise estimate)"
+    verdict = 'exceeds' if beyond_noise(found['low'], found['high']) else 'within'
+    return (f"{found['gain']:+.{digits}f} [{found['low']:+.{digits}f}, "
+            f"{found['high']:+.{digits}f}], {verdict} seed noise")
+
+
 def gains(frame: pd.DataFrame) -> pd.DataFrame:
     """Gain in score points of each module over ``plain``, same arch, size and seeds."""
     table = done(frame).pivot_table(index=['size', 'arch', 'seed'], columns='attention',
@@ -78,7 +94,7 @@ def gains(frame: pd.DataFrame) -> pd.DataFrame:
                 rows.append({'size': size, 'arch': arch, 'attention': attention, **found})
     result = pd.DataFrame(rows)
     if not result.empty:
-        result['exceeds_noise'] = (result['low'] > 0) | (result['high'] < 0)
+        result['exceeds_noise'] = beyond_noise(result['low'], result['high'])
     return result
 
 

@@ -11,10 +11,12 @@ detect: as users start a detector, from pretrained weights. Upstream ``yolov5n.y
 attention slot) is trained on one synthetic set, the stand-in for COCO weights; then
 ``yolov5n`` with an empty slot, with LA and with CBAM are fine-tuned from it (the weights
 moved across the slot by loosen's patch) on another synthetic set, by YOLOv5's own
-train.py (``loosen.yolo.api.train_val``), with the same budget, data order and seeds.
-mAP50 and mAP50-95 of the last epoch as mean ± std over seeds, and each module's
-difference from plain paired by seed. Every run is cached under ``--runs``: a finished
-one is read back, a killed one resumed.
+train.py, with the same budget, data order and seeds: the cells of a grid of the
+comparison protocol (``loosen.experiments``; the cell is ``loosen.yolo.cells.detection``)
+that start from the pretrained weights. mAP50 and mAP50-95 of the last epoch as mean ±
+std over seeds, and each module's difference from plain paired by seed. Every run is
+cached under ``--runs`` (``pretrain/``, and the grid in ``finetune/``): a finished one is
+read back, a killed one resumed.
 """
 from __future__ import annotations
 
@@ -28,16 +30,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ..atomic import atomic_write
 from ..bench.flops import count_flops, percent_over
-from ..bench.report import write_report
 from ..bench.timing import forward_call, keep_freed_memory, measure
 from ..errors import LoosenError
 from ..options import add_budget, add_out, add_rounds, add_threads
+from ..report import write_report
+
+if TYPE_CHECKING:
+    from ..experiments.spec import GridSpec
 
 PARAMS_TARGET, LATENCY_TARGET = 0.01, 1.0  # % LA may add over plain YOLOv5
 COST_DEFAULT = ('la', 'cbam')
@@ -136,17 +142,37 @@ def check_runs(runs: Path, plan: dict[str, object]) -> None:
     atomic_write(path, lambda temp: Path(temp).write_text(json.dumps(plan, indent=1)))
 
 
+def detect_spec(attentions: Sequence[str], budget: Budget, seeds: Sequence[int], runs: Path,
+                weights: str | Path = '') -> GridSpec:
+    """The detection comparison as a grid of the protocol: ``yolov5n`` x ``attentions`` x
+    ``seeds`` on every training image of ``budget.data``, each cell fine-tuned from
+    ``weights`` (from scratch when ''), scored after its last epoch on val/."""
+    from ..experiments.regimes import detection_images
+    from ..experiments.spec import GridSpec
+    from .data import synthetic_set
+    data = synthetic_set(budget.data) if budget.data.startswith('synthetic') else budget.data
+    return GridSpec(out=str(runs.resolve()), data='synthetic', archs=['yolov5n'],
+                    attentions=list(attentions), train_sizes=[len(detection_images(data))],
+                    seeds=list(seeds), epochs=budget.epochs, img_size=budget.image,
+                    batch_size=budget.batch, lr=None, eval_per_class=0, det_data=str(data),
+                    det_img_size=budget.image, test_split='val', preset='bench-yolo',
+                    det_weights=str(weights) if weights else None, select='last')
+
+
 def bench_detect(attentions: Sequence[str], budget: Budget, seeds: Sequence[int], runs: Path,
                  weights: str | Path = '') -> dict[str, list[dict]]:
-    """Each ``yolov5n_{attention}.yaml`` fine-tuned from ``weights`` (or trained from scratch
-    when '') with ``budget`` and each seed; the runs of one seed in a row, so a stopped
-    comparison has whole pairs. Returns attention -> one result per seed, in seed order."""
-    results: dict[str, list[dict]] = {a: [] for a in attentions}
-    for seed in seeds:
-        for attention in attentions:
-            results[attention].append(train(f'yolov5n_{attention}.yaml', budget, seed,
-                                            runs / f'yolov5n_{attention}_s{seed}', weights))
-    return results
+    """The cells of ``detect_spec``, run by the protocol's runner (finished ones read back);
+    returns attention -> one result row per seed, in seed order."""
+    from ..experiments.executors import run_grid  # the engine and YOLOv5: when detect runs
+    from ..experiments.spec import read_result
+    spec = detect_spec(attentions, budget, seeds, runs, weights)
+    run_grid(spec, progress=False)
+    rows = [read_result(spec, cell) for cell in spec.cells()]
+    failed = next((row for row in rows if row['status'] == 'failed'), None)
+    if failed:
+        raise LoosenError(f'{failed["key"]} failed: {failed["error"]} (its log: '
+                          f'{spec.cell_dir(spec.cell(failed["key"])) / "cell.log"})')
+    return {a: [row for row in rows if row['attention'] == a] for a in attentions}
 
 
 def seed_table(results: dict[str, list[dict]], metrics: Sequence[str] = METRICS,
@@ -154,7 +180,7 @@ def seed_table(results: dict[str, list[dict]], metrics: Sequence[str] = METRICS,
     """Per model: mean and standard deviation (n-1) of each metric over seeds, and its
     difference from ``baseline`` paired by seed with a 95 % t-interval (``paired_gain``);
     a difference exceeds seed noise when that interval leaves out zero."""
-    from ..experiments.statistics import paired_gain
+    from ..experiments.statistics import beyond_noise, paired_gain
     rows = []
     for attention, runs in results.items():
         row: dict[str, object] = {'attention': attention, 'seeds': len(runs),
@@ -167,8 +193,8 @@ def seed_table(results: dict[str, list[dict]], metrics: Sequence[str] = METRICS,
                 base = np.array([r[metric] for r in results[baseline]])
                 found = paired_gain(values - base)
                 row.update({f'{metric}_{k}': v for k, v in found.items() if k != 'pairs'})
-                row[f'{metric}_exceeds_noise'] = bool(found['low'] > 0 or found['high'] < 0)
-        row['seconds'] = sum(r['seconds'] for r in runs)
+                row[f'{metric}_exceeds_noise'] = bool(beyond_noise(found['low'], found['high']))
+        row['seconds'] = sum(r['train_seconds'] for r in runs)
         row['cpu_seconds'] = sum(r['cpu_seconds'] for r in runs)
         rows.append(row)
     return rows
@@ -176,13 +202,10 @@ def seed_table(results: dict[str, list[dict]], metrics: Sequence[str] = METRICS,
 
 def difference(row: dict[str, object], metric: str) -> str:
     """The table cell of ``row``'s paired difference from plain in ``metric``."""
+    from ..experiments.statistics import paired_text
     if f'{metric}_gain' not in row:
         return ''
-    if math.isnan(row[f'{metric}_low']):
-        return f"{row[f'{metric}_gain']:+.3f} (one seed: no noise estimate)"
-    verdict = 'exceeds seed noise' if row[f'{metric}_exceeds_noise'] else 'within seed noise'
-    return (f"{row[f'{metric}_gain']:+.3f} [{row[f'{metric}_low']:+.3f}, "
-            f"{row[f'{metric}_high']:+.3f}], {verdict}")
+    return paired_text({k: row[f'{metric}_{k}'] for k in ('gain', 'low', 'high')}, digits=3)
 
 
 def detect_markdown(rows: Sequence[dict[str, object]], start: str, budget: Budget,

@@ -1,4 +1,5 @@
-"""Writing a benchmark's result: the markdown report and the same table as CSV, side by side."""
+"""Writing a result (a benchmark's, a comparison's): the markdown report and the same table as
+CSV, side by side."""
 from __future__ import annotations
 
 import csv
