@@ -11,7 +11,6 @@ from loosen.options import BUDGET, ROUNDS, add_budget, add_out, add_rounds, add_
 
 SHARED = ('--rounds', '--budget', '--threads', '--out')
 # the experiment grid's own --out and --threads move onto loosen.options with its move
-GRID = {'accuracy'}
 
 
 def bench_parsers() -> dict[str, argparse.ArgumentParser]:
@@ -36,15 +35,16 @@ def shown(action: argparse.Action) -> str:
 
 
 def wording(flag: str, action: argparse.Action) -> str:
-    """The help with what varies by command (the default, and the files --out writes) cut."""
+    """The help with what varies by command cut: the default, the files --out writes, what
+    0 threads means."""
     text = action.help.replace(f'({shown(action)})', '(DEFAULT)')
-    return re.sub(r'^folder to write .+ in ', 'folder to write FILES in ', text) \
-        if flag == '--out' else text
+    varies = {'--out': (r'^folder to write .+ in ', 'folder to write FILES in '),
+              '--threads': (r'0 for .+ \(DEFAULT\)$', '0 for MEANING (DEFAULT)')}
+    return re.sub(*varies[flag], text) if flag in varies else text
 
 
 BENCHES = bench_parsers()
-COMMANDS = [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason='not moved yet'))
-            if name in GRID else name for name in BENCHES]
+COMMANDS = list(BENCHES)
 
 
 @pytest.mark.parametrize('name', COMMANDS)

@@ -33,6 +33,7 @@ from ..engine.config import COMPILE
 from ..errors import LoosenError, unknown_name
 from ..models import list_archs
 from ..models.release import DETECTION_ARCHS
+from ..options import add_out, add_threads
 from .executors import EXECUTORS, run_grid
 from .flags import add_protocol_flags, int_list, name_list
 from .presets import PRESETS, get_preset
@@ -191,14 +192,13 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
     p.add_argument('--attention-init', choices=tuple(STARTS), default='default',
                    help="'identity': every attention module starts as the identity, blended "
                         "in by a gate at 0 (default: as built, the paper's)")
-    p.add_argument('--out', default='runs/bench/accuracy', help='the grid\'s folder; run '
-                   'again with the same one to resume (default: runs/bench/accuracy)')
+    add_out(p, 'the grid, its cells and report (the same folder resumes)',
+            default='runs/bench/accuracy')
     p.add_argument('--executor', choices=EXECUTORS, default='local')
     p.add_argument('--jobs', type=int, default=1, help='cells at once (local; default: 1)')
     p.add_argument('--address', help='Ray cluster address (ray; default: RAY_ADDRESS, or a '
                    'local Ray instance)')
-    p.add_argument('--threads', type=int, help='torch threads (Ray: CPUs) per cell '
-                   '(default: CPUs / jobs)')
+    add_threads(p, zero='CPUs / jobs, per cell (Ray: its CPUs)')
     p.add_argument('--gpus', type=float, help='GPUs per cell for Ray (default: 1 if CUDA)')
     p.add_argument('--device', help='cpu or cuda (default: cuda when present)')
     p.add_argument('--compile', choices=COMPILE, nargs='?', const='on',

@@ -28,6 +28,7 @@ from ..data import write_synthetic
 from ..engine.config import EngineConfig, default_workers
 from ..engine.flags import COMPARE_DIR, DefaultsFormatter, add_flags, config_from_args
 from ..errors import LoosenError
+from ..options import add_out
 from ..report import write_report
 from .flags import add_protocol_flags
 from .selection import SELECTS, check_selection
@@ -290,7 +291,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser(
         'demo', help=summary('demo'), description=DEMO, allow_abbrev=False,
         formatter_class=DefaultsFormatter)
-    demo.add_argument('--out', default='runs/demo', help='where the data, runs and report go')
+    add_out(demo, 'the data, runs and report', default='runs/demo')
     demo.add_argument('--per-class', type=int, default=400, help='synthetic frames per class')
     demo.add_argument('--size', type=int, default=128, help='frame and input size in pixels')
     demo.add_argument('--epochs', type=int, default=EngineConfig.epochs, help='epochs per model')
