@@ -12,9 +12,11 @@ TIMM_TESTS := tests/timm_contract/test_timm_models.py
 demo: $(STAMP)
 	$(BIN)/loosen demo --out runs/demo
 
+# on every core (pytest-xdist), the slow files first (tests/conftest.py)
+TEST_WORKERS ?= auto
 test: $(STAMP) $(TIMM_TESTS)
 	$(BIN)/ruff check src tests
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # timm's contract over every loosen model (make test runs the default set of
 # tests/timm_contract/conftest.py); 1596 tests, most of an hour on 2 shared cores

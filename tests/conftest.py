@@ -1,5 +1,9 @@
-"""Keep the thread settings of the environment as the session found them, and keep what
-loosen caches inside the session.
+"""Keep the thread settings of the environment as the session found them, keep what
+loosen caches inside the session, and start the slowest files first.
+
+``make test`` runs the suite on every core (pytest-xdist): the files marked ``slow``
+(end-to-end runs of a minute or more) go first, whole, so that no worker is left with one
+at the end while the others are idle.
 
 YOLOv5 and Ultralytics set ``OMP_NUM_THREADS`` (to 1 on two cores) when they are
 imported, and the YOLO tests import them while pytest collects. Every subprocess a
@@ -39,6 +43,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     for folder in _cache:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest groups the tests by their fixtures
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker('slow') is None)  # stable
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -14,6 +14,8 @@ from loosen.experiments.presets import PRESETS
 from loosen.models import list_archs
 from yolo_helpers import offline_env
 
+pytestmark = pytest.mark.slow  # among the slowest files: run first (conftest.py)
+
 pytest.importorskip('yolov5')
 CHATTER = ('USDT', 'STAGE:', 'profiler_start', 'gpuGetDeviceCount', 'No CUDA runtime')
 

@@ -23,6 +23,8 @@ from loosen.experiments.regimes import reported_split, write_subset
 from loosen.experiments.spec import GridSpec
 from loosen.experiments.statistics import gains, paired_gain
 
+pytestmark = pytest.mark.slow  # among the slowest files: run first (conftest.py)
+
 SMOKE = ['bench', 'accuracy', '--preset', 'smoke', '--threads', '1', '--no-progress']
 TIMES = ('train_seconds', 'wall_seconds')  # the only columns that may differ between runs
 

@@ -27,6 +27,8 @@ from loosen.errors import LoosenError
 from loosen.models import list_archs
 from test_models import tiny
 
+pytestmark = pytest.mark.slow  # among the slowest files: run first (conftest.py)
+
 RELEASE = {  # recipe: the release's settings (EngineConfig fields)
     'paper-cnn': dict(opt='adam', lr=8e-5, weight_decay=0.0, sched='plateau', decay_rate=0.5,
                       patience_epochs=10, epochs=200, batch_size=128, scale=(0.08, 1.0),

@@ -21,6 +21,8 @@ from loosen.bench import gpu_wheels
 from loosen.bench.gpu_wheels import CARRIED, NEVER_CARRIED, Wheel, check, hide, normalize
 from yolo_helpers import offline_env
 
+pytestmark = pytest.mark.slow  # among the slowest files: run first (conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 PIP_TARGET = [sys.executable, '-m', 'pip', 'install', '--quiet', '--no-index', '--no-deps',
               '--disable-pip-version-check', '--target']

@@ -11,6 +11,8 @@ from loosen.attention.checks import divisors_near
 from loosen.attention.la import RECOMPUTE_MIN_NUMEL
 from loosen.attention.la_reference import la_loops
 
+pytestmark = pytest.mark.slow  # among the slowest files: run first (conftest.py)
+
 
 def randomize(la: LA, seed: int = 0) -> LA:
     """Give every parameter a clearly non-default value, so a wrong weight shows."""

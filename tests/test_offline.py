@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from yolo_helpers import offline_env
+
+pytestmark = pytest.mark.slow  # among the slowest files: run first (conftest.py)
 
 SCRIPT = '''
 import sys, timm, torch

@@ -1,10 +1,12 @@
 """The README's examples run: its Python blocks execute, its command lines parse, and its
 shell blocks run end to end at small sizes, the way a new user would type them.
 
-The shell blocks run in order, every line in one folder, in one fresh process with the
-network blocked. Each ``loosen ...`` / ``python -m loosen.*`` line goes through loosen's
-own entry point (``loosen.cli.main``, what the console script calls), in one process so
-that torch and timm load once (a fresh interpreter costs about 5 s a line here). A line
+Each shell block runs as a test of its own (so blocks run side by side under ``pytest -n``),
+its lines in order, in one folder, in one fresh process with the network blocked; a block
+that uses what another block's line writes runs that line first (``NEEDS``). Each
+``loosen ...`` / ``python -m loosen.*`` line goes through loosen's own entry point
+(``loosen.cli.main``, what the console script calls), in one process per block so that
+torch and timm load once (a fresh interpreter costs about 5 s a line here). A line
 is changed only by ``SMALL`` (sizes shrunk: epochs, image sizes, per-class counts...) and
 ``FILES`` (what the README assumes is there: DIR, /path/to/dataset, frames/, best.pth ->
 a fixture of synthetic data or what an earlier line wrote); a line that cannot run here
@@ -24,6 +26,8 @@ import pytest
 from loosen.cli import build_parser
 from yolo_helpers import offline_env
 
+pytestmark = pytest.mark.slow  # among the slowest files: run first (conftest.py)
+
 README = (Path(__file__).resolve().parents[1] / 'README.md').read_text()
 SCRIPTS = {'loosen': [], 'python -m loosen.train': ['train'], 'python -m loosen.test': ['test']}
 
@@ -41,6 +45,7 @@ SMALL: list[tuple[str, str]] = [
     (r'--embed-dim \d+ --depth \d+ --n-heads \d+', '--embed-dim 64 --depth 2 --n-heads 2'),
     (r'--budget \d+', '--budget 1'),
     (r'--rounds \d+', '--rounds 1'),
+    (r'--images \d+', '--images 16'),
     (r'(--data |data=)synthetic\b', r'\1synthetic:images=8,size=64'),
 ]
 # a line's start -> flags added at its end, where they win over the line's own (the
@@ -98,15 +103,16 @@ def blocks(language: str) -> list[str]:
     return re.findall(rf'```{language}\n(.*?)```', README, flags=re.S)
 
 
+def block_lines(block: str) -> list[str]:
+    """The lines of one bash block, continuations joined, comments dropped."""
+    lines = (' '.join(line.split('#', 1)[0].split())
+             for line in block.replace('\\\n', ' ').splitlines())
+    return [line for line in lines if line]
+
+
 def shell_lines() -> list[str]:
-    """Every line of the bash blocks, continuations joined, comments dropped."""
-    found = []
-    for block in blocks('bash'):
-        for line in block.replace('\\\n', ' ').splitlines():
-            line = ' '.join(line.split('#', 1)[0].split())
-            if line:
-                found.append(line)
-    return found
+    """Every line of the bash blocks."""
+    return [line for block in blocks('bash') for line in block_lines(block)]
 
 
 def command_lines() -> list[list[str]]:
@@ -207,11 +213,35 @@ def make_fixture(root: Path) -> None:
         image.rename(root / 'frames' / image.name)
 
 
-def test_readme_shell_blocks_run_at_small_sizes(tmp_path):
-    """Every shell line of the README not in SKIPPED, shrunk by SMALL, in order."""
+# a piece of a line -> the earlier README line (its start) whose output it reads, run
+# first in the same folder when the two are in different blocks
+NEEDS: dict[str, str] = {
+    '--checkpoint runs/train/mobilenetv1_la/best.pth --images':
+        'loosen train --data /path/to/dataset --model mobilenetv1_la',
+}
+
+
+def needed(lines: list[str]) -> list[str]:
+    """The README lines of other blocks that ``lines`` read the output of."""
+    starts = [start for piece, start in NEEDS.items() if any(piece in line for line in lines)]
+    return [next(line for line in shell_lines() if line.startswith(start))
+            for start in starts if not any(line.startswith(start) for line in lines)]
+
+
+def runnable_blocks() -> list[list[str]]:
+    """Each bash block's lines that run here (blocks with none left out)."""
+    found = [[line for line in block_lines(block) if not skip_reason(line)]
+             for block in blocks('bash')]
+    return [lines for lines in found if lines]
+
+
+@pytest.mark.parametrize('lines', runnable_blocks(),
+                         ids=lambda lines: ' '.join(lines[0].split()[:4]))
+def test_readme_shell_block_runs_at_small_sizes(lines, tmp_path):
+    """A shell block's lines not in SKIPPED, shrunk by SMALL, in order (after NEEDS)."""
     user = tmp_path / 'user'
     make_fixture(user / 'fixture')
-    runs = [small(line) for line in shell_lines() if not skip_reason(line)]
+    runs = [small(line) for line in needed(lines) + lines]
     (tmp_path / 'lines.json').write_text(json.dumps(runs))
     env = {**offline_env(tmp_path), 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '1'}
     start, cpu = time.perf_counter(), _children_cpu()
@@ -222,6 +252,15 @@ def test_readme_shell_blocks_run_at_small_sizes(tmp_path):
     assert len(re.findall(r'exit 0\]', done.stdout)) == len(runs)
     print(f'{len(runs)} README lines in {time.perf_counter() - start:.0f} s '
           f'({_children_cpu() - cpu:.0f} s of CPU):', *log, sep='\n')
+
+
+def test_every_runnable_line_is_in_a_block_that_runs():
+    """The blocks' tests together run every line the runner can run, and what NEEDS
+    names is a README line."""
+    ran = [line for lines in runnable_blocks() for line in lines]
+    assert ran == [line for line in shell_lines() if not skip_reason(line)]
+    for start in NEEDS.values():
+        assert any(line.startswith(start) for line in shell_lines()), start
 
 
 def _children_cpu() -> float:

@@ -19,6 +19,8 @@ import loosen
 from loosen.cli import main
 from loosen.patches import hook
 
+pytestmark = pytest.mark.slow  # among the slowest files: run first (conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 HOOK_PTH = Path(loosen.__file__).parent / 'patches' / 'loosen_hook.pth'
 

@@ -26,6 +26,8 @@ from loosen.data import write_synthetic
 from test_models import TINY
 from yolo_helpers import offline_env
 
+pytestmark = pytest.mark.slow  # among the slowest files: run first (conftest.py)
+
 ARCHS = sorted(TINY)
 PYRAMIDS = [a for a in ARCHS if not a.startswith('vit')]  # the CNNs and RMT
 SIZE = 64  # AlexNet's smallest input is 63

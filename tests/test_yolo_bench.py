@@ -16,6 +16,8 @@ from loosen.errors import LoosenError
 from loosen.yolo.bench import bench_cost, check_runs, cost_markdown, difference, seed_table
 from yolo_helpers import offline_env
 
+pytestmark = pytest.mark.slow  # among the slowest files: run first (conftest.py)
+
 pytest.importorskip('yolov5')
 
 

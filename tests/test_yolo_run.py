@@ -14,6 +14,8 @@ import torch
 from loosen.yolo.api import train_command, train_val
 from yolo_helpers import offline_env, run_yolo
 
+pytestmark = pytest.mark.slow  # among the slowest files: run first (conftest.py)
+
 pytest.importorskip('yolov5')
 
 DATA = 'synthetic:images=10,size=128,seed=3'
