@@ -86,9 +86,9 @@ SKIPPED: dict[str, str] = {
     'torchrun': 'several processes (and timm\'s train.py); tests/test_engine_ddp.py runs '
                 'torchrun',
     'LOOSEN_TIMM_MODELS=': "timm's own test suite over loosen's models (make test runs it)",
-    '--preset cpu --jobs 2 --out runs/bench/cpu ': 'half an hour on two cores; the smoke '
+    '--preset cpu --jobs 2 --out runs/bench/cpu ': 'about 9 min on two cores; the smoke '
                                                    'line runs the same grid code',
-    '--preset cpu --data ../shared/data/yrs-aurora': 'half an hour, on the real data',
+    '--preset cpu --data ../shared/data/yrs-aurora': 'about 40 min, on the real data',
     '--preset paper': 'the paper preset, on a Ray cluster at an address (GPUs)',
     '.venv/bin/python -m pytest': 'runs this test suite',
     'make gpu-check': 'loosen bench gpu on a GPU (make gpu-check-sim: on the CPU); '
