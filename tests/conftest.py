@@ -3,7 +3,8 @@ loosen caches inside the session, and start the slowest files first.
 
 ``make test`` runs the suite on every core (pytest-xdist): the files marked ``slow``
 (end-to-end runs of a minute or more) go first, whole, so that no worker is left with one
-at the end while the others are idle.
+at the end while the others are idle; each worker's torch gets its share of the cores
+(``OMP_NUM_THREADS``, unless the environment sets it).
 
 YOLOv5 and Ultralytics set ``OMP_NUM_THREADS`` (to 1 on two cores) when they are
 imported, and the YOLO tests import them while pytest collects. Every subprocess a
@@ -33,6 +34,10 @@ def restore_thread_variables() -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    if workers > 1 and 'OMP_NUM_THREADS' not in os.environ:  # before torch loads: workers
+        # times threads at most the cores (more, and OpenMP's waiting threads spin on them)
+        os.environ['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // workers))
     _found.update({name: os.environ.get(name) for name in THREAD_VARIABLES})
     if not os.environ.get('LOOSEN_CACHE'):  # rendered YAMLs, synthetic sets, frame hashes:
         # in a folder of the session's (its subprocesses inherit it), not the user's cache

@@ -17,7 +17,7 @@ import pytest
 from loosen.cli import build_parser, main
 from loosen.data import write_synthetic
 from loosen.errors import LoosenError
-from loosen.experiments.cli import spec_from_args
+from loosen.experiments.cli import header, spec_from_args
 from loosen.experiments.radar import INNER, OUTER, radar_data, radar_figure
 from loosen.experiments.regimes import reported_split, write_subset
 from loosen.experiments.spec import GridSpec
@@ -193,6 +193,22 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     with pytest.raises(LoosenError, match='other epochs'):
         spec.save()
     assert GridSpec.load(out).epochs == 2
+
+
+def test_det_weights_name_the_checkpoint_every_yolo_cell_fine_tunes_from(tmp_path, capsys):
+    out = tmp_path / 'g'
+    assert main([*SMOKE, '--archs', 'yolov5n', '--det-weights', 'yolov5n.pt', '--out',
+                 str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and 'yolov5n.pt' in err and 'never downloads' in err
+    assert not out.exists()
+    weights = tmp_path / 'yolov5n.pt'
+    weights.write_bytes(b'')
+    args = build_parser('bench').parse_args([*SMOKE, '--archs', 'yolov5n', '--det-weights',
+                                             str(weights), '--out', str(out)])
+    spec = spec_from_args(args)
+    assert spec.det_weights == str(weights.resolve())
+    assert f'YOLOv5 cells from {weights.resolve()}' in header(spec, [], 0.0)
 
 
 def test_paper_preset_trains_each_backbone_with_its_recipe(tmp_path):

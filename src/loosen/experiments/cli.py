@@ -90,6 +90,13 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
             raise LoosenError(f'--pretrained {pretrained}: no such file; give the weights '
                               'every cell starts from (.pth, .safetensors) or timm:TAG')
         pretrained = str(Path(pretrained).resolve())
+    det_weights = args.det_weights
+    if det_weights:
+        if not Path(det_weights).is_file():
+            raise LoosenError(f'--det-weights {det_weights}: no such file (loosen never '
+                              'downloads); put the checkpoint there, e.g. yolov5n.pt from '
+                              "YOLOv5's releases page, or leave it out to train from scratch")
+        det_weights = str(Path(det_weights).resolve())
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     gpus = args.gpus if args.gpus is not None else float(torch.cuda.is_available())
     spec = GridSpec(
@@ -102,7 +109,7 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
         model_kwargs=preset.model_kwargs, recipes=preset.recipes, preset=args.preset,
         threads=threads, gpus=gpus, device=args.device, pretrained=pretrained,
         attention_init=None if args.attention_init == 'default' else args.attention_init,
-        compile=args.compile, splits=splits, select=pick('select'))
+        compile=args.compile, splits=splits, select=pick('select'), det_weights=det_weights)
     for split in spec.reported_splits():  # before anything is written
         check_selection(spec.select, split)
     return spec
@@ -124,7 +131,8 @@ def header(spec: GridSpec, argv: list[str], seconds: float) -> str:
         f'training sizes {", ".join(map(str, spec.train_sizes))}; seeds '
         f'{", ".join(map(str, spec.seeds))}',
         f'- budget per cell: {budget}; start: {spec.pretrained or "from scratch"}, '
-        f'attention {spec.attention_init or "as built"}; width options '
+        + (f'YOLOv5 cells from {spec.det_weights}, ' if spec.det_weights else '')
+        + f'attention {spec.attention_init or "as built"}; width options '
         f'{ {a: spec.model_kwargs[a] for a in spec.archs if a in spec.model_kwargs} or "none"}',
         f'- machine: {platform.machine()}, {os.cpu_count()} CPU(s), '
         f'{torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"}, '
@@ -189,6 +197,11 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
     p.add_argument('--pretrained', metavar='FILE|timm:TAG',
                    help='weights every classification cell starts from (the plain part; '
                         'attention at init), e.g. a best.pth of loosen train (default: none)')
+    p.add_argument('--det-weights', metavar='FILE',
+                   help='the checkpoint every YOLOv5 cell fine-tunes from, e.g. upstream '
+                        "yolov5n.pt (moved across the attention slot; attention at init), "
+                        'so the radar\'s YOLOv5 axis is the fine-tuned comparison (default: '
+                        'none, from scratch)')
     p.add_argument('--attention-init', choices=tuple(STARTS), default='default',
                    help="'identity': every attention module starts as the identity, blended "
                         "in by a gate at 0 (default: as built, the paper's)")
