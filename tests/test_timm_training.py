@@ -176,9 +176,13 @@ def gradients(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
 
 
 def assert_same(first: dict, second: dict) -> None:
+    """The same gradients up to float32 summation order (which another memory format or
+    thread count changes): within 1e-4 of each tensor's largest entry."""
     assert first.keys() == second.keys() and first
     for name in first:
-        torch.testing.assert_close(second[name], first[name], rtol=1e-4, atol=1e-5, msg=name)
+        scale = first[name].abs().max().item()
+        torch.testing.assert_close(second[name], first[name], rtol=1e-4,
+                                   atol=max(1e-5, 1e-4 * scale), msg=name)
 
 
 @pytest.mark.parametrize('reentrant', [False, True], ids=['non_reentrant', 'reentrant'])
