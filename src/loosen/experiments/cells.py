@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import shutil
 import time
 import traceback
@@ -22,6 +21,7 @@ from typing import Any
 
 import torch
 
+from .._lazy import resolve
 from ..atomic import write_json
 from ..engine.config import EngineConfig
 from ..engine.test import TestResult, run_test
@@ -92,8 +92,7 @@ def classification(spec: GridSpec, cell: Cell) -> dict[str, Any]:
 
 def load_runner(path: str) -> CellRunner:
     """The cell runner a ``'module:function'`` string names (``GridSpec.detector``)."""
-    module, _, name = path.partition(':')
-    return getattr(importlib.import_module(module), name)
+    return resolve(path)
 
 
 def cell_row(cell: Cell) -> dict[str, Any]:
