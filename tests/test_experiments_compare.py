@@ -5,12 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from loosen.bench.pipeline import time_case
 from loosen.cli import main
 from loosen.data import write_synthetic
 from loosen.engine.config import EngineConfig
 from loosen.engine.report import read_rows
-from loosen.engine.train import prepare
 
 DEMO = ['demo', '--per-class', '16', '--size', '32', '--epochs', '1', '--width', '0.25',
         '--num-workers', '0']
@@ -85,16 +83,3 @@ def test_the_budget_names_the_input_size_the_model_picks():
     assert "at each model's default input size" in _budget(EngineConfig(), 10, [0])
     assert 'at 64 px' in _budget(EngineConfig(img_size=64), 10, [0, 1])
 
-
-def test_pipeline_bench_times_the_same_batches_both_ways(tmp_path):
-    data = write_synthetic(tmp_path / 'data', per_class=8, size=32,
-                           split={'train': 0.5, 'val': 0.5})
-    prepared = prepare(EngineConfig(data='folder', data_root=str(data), img_size=32,
-                                    model_kwargs={'channel_multiplier': 0.25}, batch_size=4))
-    found = time_case(prepared, images=12, workers=0, rounds=1)
-    assert found['images'] == 12  # three full batches, once through the loader, once in memory
-    assert found['model_img_s'] > 0 and found['pipeline_img_s'] > 0
-    # img/s are rounded to 0.1 and the cost to 1e-4: it lies within what that rounding allows
-    model, pipeline, half, cost_half = found['model_img_s'], found['pipeline_img_s'], 0.05, 5e-5
-    assert 1 - (pipeline + half) / (model - half) - cost_half <= found['cost'] <= \
-        1 - (pipeline - half) / (model + half) + cost_half

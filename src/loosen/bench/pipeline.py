@@ -12,11 +12,11 @@ real-data test's x0.25), with the decoded-image cache on and off, each with 0 an
 loader workers.
 
 ``--compile`` measures what ``torch.compile`` (``loosen train --compile``) buys instead:
-for ``mobilenetv1_la`` and ``vit_small_la`` on synthetic frames, a training epoch through
-the engine's loader and an eval-mode forward of one batch, eager and compiled interleaved
-in rounds, and the seconds compiling costs (the first compiled call's wall time over an
-eager call's, with an empty inductor cache and with the filled one), so a short run can
-tell whether compiling pays.
+for each of ``--archs`` with LA (default ``mobilenetv1_la`` and ``vit_small_la``, 224 px)
+on synthetic frames, a training epoch through the engine's loader and an eval-mode forward
+of one batch, eager and compiled interleaved in rounds, and the seconds compiling costs
+(the first compiled call's wall time over an eager call's, with an empty inductor cache
+and with the filled one), so a short run can tell whether compiling pays.
 """
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ from ..engine.config import EngineConfig
 from ..engine.data import make_loader, make_transform
 from ..engine.runtime import Runtime
 from ..engine.train import Prepared, Trainer, prepare
+from ..errors import LoosenError
+from ..models import get_arch, model_name
 from ..options import add_out, add_rounds, add_threads
 from ..report import write_report
 from .timing import bench_clock, forward_call, keep_freed_memory, measure
@@ -66,9 +68,14 @@ CASES = (
     Case('YRS 440 px PNG -> 224 px, x1.0, no cache', 'yrs', 224, _width(1.0), cache_mb=0),
     Case('YRS 440 px PNG -> 64 px, x0.25 (the real-data test)', 'yrs', 64, _width(0.25)),
 )
-# --compile: the default model and the ViT at their size, full width
-COMPILE_CASES = (Case('mobilenetv1_la 224 px', 'synthetic', 224),
-                 Case('vit_small_la 224 px', 'synthetic', 224, model='vit_small_la'))
+COMPILE_ARCHS = ('mobilenetv1', 'vit_small')  # --compile: the default CNN and the ViT, full width
+COMPILE_SIZE = 224
+
+
+def compile_cases(archs: list[str], size: int) -> list[Case]:
+    """``--compile``'s cases: each architecture with LA at ``size`` px, full width."""
+    models = [model_name(get_arch(arch).name, 'la') for arch in archs]
+    return [Case(f'{model} {size} px', 'synthetic', size, model=model) for model in models]
 
 
 def _prepared(case: Case, root: Path, batch: int) -> Prepared:
@@ -230,18 +237,15 @@ def _images(count: object) -> str:
 def run_compile(args: argparse.Namespace, tmp: Path) -> tuple[str, list[dict[str, object]]]:
     os.environ['TORCHINDUCTOR_CACHE_DIR'] = str(tmp / 'inductor')  # cold: compiled afresh
     records = []
-    data: dict[int, Path] = {}
-    for case in COMPILE_CASES:
-        if case.size not in data:
-            data[case.size] = write_synthetic(tmp / f'synthetic{case.size}',
-                                              args.images // 4 + 8, case.size,
-                                              split={'train': 0.8, 'val': 0.2})
+    data = write_synthetic(tmp / 'synthetic', args.images // 4 + 8, args.size,
+                           split={'train': 0.8, 'val': 0.2})
+    for case in compile_cases(args.archs, args.size):
         print(f'timing {case.name}, eager and compiled ...', flush=True)
-        found = time_compile(_prepared(case, data[case.size], args.batch_size), args.images,
-                             args.rounds)
+        found = time_compile(_prepared(case, data, args.batch_size), args.images, args.rounds)
         records.append({'case': case.name, **found})
-    command = (f'loosen bench pipeline --compile --images {args.images} --batch-size '
-               f'{args.batch_size} --rounds {args.rounds} --threads {torch.get_num_threads()}')
+    command = (f'loosen bench pipeline --compile --archs {" ".join(args.archs)} --size '
+               f'{args.size} --images {args.images} --batch-size {args.batch_size} --rounds '
+               f'{args.rounds} --threads {torch.get_num_threads()}')
     return markdown_compile(records, command), records
 
 
@@ -270,6 +274,11 @@ def run_pipeline(args: argparse.Namespace, tmp: Path) -> tuple[str, list[dict[st
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.compile:
+        compile_cases(args.archs, args.size)  # an unknown architecture: one line, exit 2
+    elif (args.archs, args.size) != (list(COMPILE_ARCHS), COMPILE_SIZE):
+        raise LoosenError('--archs and --size choose what --compile times; add --compile '
+                          '(the pipeline cases have their own models and sizes)')
     keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -295,6 +304,11 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
     add_out(p, 'pipeline.md and pipeline.csv (with --compile: compile.md and .csv)')
     p.add_argument('--strict', action='store_true', help='exit 1 when the target is missed')
     p.add_argument('--compile', action='store_true',
-                   help='time eager against torch.compile for mobilenetv1_la and vit_small_la '
-                        'at 224 px instead (writes compile.md and compile.csv)')
+                   help='time eager against torch.compile for --archs with LA at --size px '
+                        'instead (writes compile.md and compile.csv)')
+    p.add_argument('--archs', nargs='+', default=list(COMPILE_ARCHS), metavar='ARCH',
+                   help=f'with --compile: the backbones, each with LA (default: '
+                        f'{" ".join(COMPILE_ARCHS)})')
+    p.add_argument('--size', type=int, default=COMPILE_SIZE,
+                   help=f'with --compile: input height and width (default: {COMPILE_SIZE})')
     p.set_defaults(run=run)
