@@ -264,6 +264,9 @@ def format_report(results: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from .gpu_parts import project_paper
     check_device(args.device)
+    # a shell without job control starts its background commands with SIGINT ignored, and
+    # Python keeps it so: scripts/gpu-check.sh's `timeout -s INT` must still stop the check
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     names = list(dict.fromkeys(args.parts))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
