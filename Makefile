@@ -60,11 +60,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests
 
 # torch and torchvision first, from the exact pins (they lie on this machine's disk),
-# so that nothing else can pull in another build.
+# so that nothing else can pull in another build. pip byte-compiles on one core; compileall
+# does it on all of them afterwards (a process's imports then read .pyc files, also where
+# PYTHONDONTWRITEBYTECODE keeps Python from writing them). The one file left out is
+# torch's Python 3.12 syntax test, which pip's compile skips too.
+SITE_PACKAGES = $(VENV)/lib/python*/site-packages
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install --quiet -e '.[dev,yolo,cluster,explain]'
+	$(BIN)/pip install --quiet --no-compile torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install --quiet --no-compile -e '.[dev,yolo,cluster,explain]'
+	$(BIN)/python -m compileall -qq -j 0 -x 'torch/testing/_internal/py312_intrinsics\.py' \
+		$(SITE_PACKAGES)
 	touch $@
 
 # fetched at install time like any dependency (never at run time): the sdist on the index
